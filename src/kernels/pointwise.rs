@@ -1,0 +1,264 @@
+//! 1x1 convolution in NHWC = a GEMM: out[M x N] = act(A[M x K] * W[K x N] + bias) (+ residual),
+//! with M = pixels, K = input channels, N = output channels.
+//!
+//! The fast path is a register-blocked micro-kernel (MR pixels x NR=8 channels of accumulators)
+//! over weights packed once at load time into K x 8 panels, with bias, activation and the
+//! residual add fused into the store. Every output element is `bias + a0*w0 + a1*w1 + ...` in
+//! k order, in the reference and the fast path alike.
+
+use super::activation::Act;
+use super::parallel::{chunk_size, for_each_task, threads, SharedMut};
+use super::simd::F32x4;
+
+/// Output channels per packed panel (two f32x4 accumulators per pixel).
+pub const NR: usize = 8;
+/// Pixels per micro-kernel call.
+pub const MR: usize = 4;
+
+/// Plain reference: `w` is PyTorch's [N][K] layout.
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise_ref(
+    a: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    bias: &[f32],
+    n: usize,
+    act: Act,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    assert!(a.len() >= m * k && w.len() == n * k && bias.len() == n && out.len() >= m * n);
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = bias[j];
+            for kk in 0..k {
+                acc += a[i * k + kk] * w[j * k + kk];
+            }
+            let mut v = act.apply(acc);
+            if let Some(r) = residual {
+                v += r[i * n + j];
+            }
+            out[i * n + j] = v;
+        }
+    }
+}
+
+/// Weights of a 1x1 convolution packed into panels of `NR` output channels: panel `p` holds,
+/// for each k, the weights of channels p*NR .. p*NR+NR (zero beyond N).
+#[derive(Clone, Debug)]
+pub struct PackedPointwise {
+    pub k: usize,
+    pub n: usize,
+    panels: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl PackedPointwise {
+    /// `w` in PyTorch's [N][K] layout (a [N, K, 1, 1] conv weight), `bias` of length N.
+    pub fn new(w: &[f32], bias: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(w.len(), n * k);
+        assert_eq!(bias.len(), n);
+        let np = n.div_ceil(NR);
+        let mut panels = vec![0f32; np * k * NR];
+        for j in 0..n {
+            let (p, c) = (j / NR, j % NR);
+            for kk in 0..k {
+                panels[(p * k + kk) * NR + c] = w[j * k + kk];
+            }
+        }
+        let mut b = vec![0f32; np * NR];
+        b[..n].copy_from_slice(bias);
+        PackedPointwise { k, n, panels, bias: b }
+    }
+
+    pub fn num_panels(&self) -> usize {
+        self.n.div_ceil(NR)
+    }
+
+    /// Bytes held (for memory reporting).
+    pub fn bytes(&self) -> usize {
+        (self.panels.len() + self.bias.len()) * 4
+    }
+}
+
+/// Fast path. `a` is [m][k] (row stride k), `out` and `residual` are [m][n].
+pub fn pointwise(
+    a: &[f32],
+    m: usize,
+    w: &PackedPointwise,
+    act: Act,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let (k, n) = (w.k, w.n);
+    assert!(a.len() >= m * k, "pointwise: input too short");
+    assert!(out.len() >= m * n, "pointwise: output too short");
+    if let Some(r) = residual {
+        assert!(r.len() >= m * n, "pointwise: residual too short");
+    }
+    if m == 0 || n == 0 {
+        return;
+    }
+    let np = w.num_panels();
+    // Work split: row blocks x panel ranges, enough tasks to keep every thread busy even on
+    // the 7x7 layers, each still a few thousand MACs.
+    let t = threads();
+    let rows_per_task = if t == 1 { m.div_ceil(MR) * MR } else { chunk_size(m, t * 2, MR).max(MR) };
+    let m_tasks = m.div_ceil(rows_per_task);
+    let n_tasks = if t == 1 { 1 } else { (t * 4).div_ceil(m_tasks).clamp(1, np) };
+    let panels_per_task = np.div_ceil(n_tasks);
+    let n_tasks = np.div_ceil(panels_per_task);
+
+    let out_p = SharedMut(out.as_mut_ptr());
+    let res_p = residual.map(|r| r.as_ptr() as usize);
+    for_each_task(m_tasks * n_tasks, |task| {
+        let (mt, nt) = (task / n_tasks, task % n_tasks);
+        let m0 = mt * rows_per_task;
+        let m1 = (m0 + rows_per_task).min(m);
+        let p0 = nt * panels_per_task;
+        let p1 = (p0 + panels_per_task).min(np);
+        // SAFETY: tasks write disjoint [m0..m1) x [p0*NR..p1*NR) blocks of `out`; all indices
+        // stay inside the lengths asserted above.
+        unsafe {
+            gemm_block(a.as_ptr(), k, w, act, res_p.map(|p| p as *const f32), out_p.ptr(), n, m0, m1, p0, p1);
+        }
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn gemm_block(
+    a: *const f32,
+    k: usize,
+    w: &PackedPointwise,
+    act: Act,
+    residual: Option<*const f32>,
+    out: *mut f32,
+    n: usize,
+    m0: usize,
+    m1: usize,
+    p0: usize,
+    p1: usize,
+) {
+    for p in p0..p1 {
+        let panel = w.panels.as_ptr().add(p * k * NR);
+        let bias = w.bias.as_ptr().add(p * NR);
+        let n0 = p * NR;
+        let cols = (n - n0).min(NR);
+        let mut i = m0;
+        while i + MR <= m1 {
+            micro::<MR>(a.add(i * k), k, panel, bias, act, residual.map(|r| r.add(i * n + n0)), out.add(i * n + n0), n, cols);
+            i += MR;
+        }
+        while i < m1 {
+            micro::<1>(a.add(i * k), k, panel, bias, act, residual.map(|r| r.add(i * n + n0)), out.add(i * n + n0), n, cols);
+            i += 1;
+        }
+    }
+}
+
+/// R rows x 8 columns of output. `cols` < 8 only for the last panel.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn micro<const R: usize>(
+    a: *const f32,
+    k: usize,
+    panel: *const f32,
+    bias: *const f32,
+    act: Act,
+    residual: Option<*const f32>,
+    out: *mut f32,
+    ldo: usize,
+    cols: usize,
+) {
+    let b0 = F32x4::load(bias);
+    let b1 = F32x4::load(bias.add(4));
+    let mut acc = [[b0, b1]; R];
+    let mut wp = panel;
+    for kk in 0..k {
+        let w0 = F32x4::load(wp);
+        let w1 = F32x4::load(wp.add(4));
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = F32x4::load_splat(a.add(r * k + kk));
+            row[0] = row[0].add(av.mul(w0));
+            row[1] = row[1].add(av.mul(w1));
+        }
+        wp = wp.add(NR);
+    }
+    for (r, row) in acc.iter().enumerate() {
+        let mut v0 = act.apply4(row[0]);
+        let mut v1 = act.apply4(row[1]);
+        let o = out.add(r * ldo);
+        if cols == NR {
+            if let Some(res) = residual {
+                let rp = res.add(r * ldo);
+                v0 = v0.add(F32x4::load(rp));
+                v1 = v1.add(F32x4::load(rp.add(4)));
+            }
+            v0.store(o);
+            v1.store(o.add(4));
+        } else {
+            let mut tmp = [0f32; NR];
+            v0.store(tmp.as_mut_ptr());
+            v1.store(tmp.as_mut_ptr().add(4));
+            for (c, &t) in tmp.iter().enumerate().take(cols) {
+                *o.add(c) = match residual {
+                    Some(res) => t + *res.add(r * ldo + c),
+                    None => t,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::Lcg;
+
+    fn check(m: usize, k: usize, n: usize, act: Act, with_res: bool) {
+        let mut g = Lcg::new((m * 1000 + k * 10 + n) as u64);
+        let a = g.vec(m * k, 1.0);
+        let w = g.vec(n * k, 0.5);
+        let b = g.vec(n, 0.5);
+        let res = g.vec(m * n, 1.0);
+        let r = if with_res { Some(&res[..]) } else { None };
+        let mut want = vec![0f32; m * n];
+        pointwise_ref(&a, m, k, &w, &b, n, act, r, &mut want);
+        let packed = PackedPointwise::new(&w, &b, k, n);
+        let mut got = vec![f32::NAN; m * n];
+        pointwise(&a, m, &packed, act, r, &mut got);
+        for (i, (x, y)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(x.to_bits(), y.to_bits(), "m{m} k{k} n{n} {act:?} at {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn fast_equals_reference_on_odd_shapes() {
+        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (4, 16, 8), (5, 3, 9), (13, 17, 23), (49, 96, 576), (7, 40, 120), (1, 960, 13)] {
+            for act in [Act::Identity, Act::Relu, Act::HardSwish] {
+                check(m, k, n, act, false);
+            }
+            check(m, k, n, Act::Identity, true);
+        }
+    }
+
+    #[test]
+    fn thread_count_does_not_change_results() {
+        let (m, k, n) = (97, 72, 40);
+        let mut g = Lcg::new(7);
+        let (a, w, b) = (g.vec(m * k, 1.0), g.vec(n * k, 1.0), g.vec(n, 1.0));
+        let packed = PackedPointwise::new(&w, &b, k, n);
+        let run = |t: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+            let mut out = vec![0f32; m * n];
+            pool.install(|| pointwise(&a, m, &packed, Act::HardSwish, None, &mut out));
+            out
+        };
+        let one = run(1);
+        for t in [2, 3, 4] {
+            assert!(one.iter().zip(run(t)).all(|(x, y)| x.to_bits() == y.to_bits()), "threads={t}");
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! A 4-lane f32 vector with one implementation per platform.
+//!
+//! The fast kernels are written once against `F32x4`. On wasm32 with `+simd128` it is a `v128`
+//! (what ships to browsers); on x86_64 it is an SSE register, so `cargo test` natively runs the
+//! very same kernel code (tiling, edge handling, accumulation order) that runs in the browser.
+//! Only mul and add are used (no FMA), so every platform rounds identically.
+
+#![allow(clippy::missing_safety_doc)]
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod imp {
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    #[repr(transparent)]
+    pub struct F32x4(v128);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn splat(x: f32) -> Self {
+            Self(f32x4_splat(x))
+        }
+        #[inline(always)]
+        pub unsafe fn load(p: *const f32) -> Self {
+            Self(v128_load(p as *const v128))
+        }
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f32) -> Self {
+            Self(v128_load32_splat(p as *const u32))
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut f32) {
+            v128_store(p as *mut v128, self.0)
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            Self(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            Self(f32x4_sub(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self(f32x4_mul(self.0, o.0))
+        }
+        /// max(self, o) for non-NaN inputs (maps to a single maxps in V8).
+        #[inline(always)]
+        pub fn max(self, o: Self) -> Self {
+            Self(f32x4_pmax(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn min(self, o: Self) -> Self {
+            Self(f32x4_pmin(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn lane<const L: usize>(self) -> f32 {
+            f32x4_extract_lane::<L>(self.0)
+        }
+        /// Broadcast lane `L` to all lanes.
+        #[inline(always)]
+        pub fn dup<const L: usize>(self) -> Self {
+            Self(i32x4_shuffle::<L, L, L, L>(self.0, self.0))
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod imp {
+    use core::arch::x86_64::*;
+
+    #[derive(Clone, Copy)]
+    #[repr(transparent)]
+    pub struct F32x4(__m128);
+
+    // SSE2 is part of the x86_64 baseline, so these intrinsics are always available.
+    impl F32x4 {
+        #[inline(always)]
+        pub fn splat(x: f32) -> Self {
+            unsafe { Self(_mm_set1_ps(x)) }
+        }
+        #[inline(always)]
+        pub unsafe fn load(p: *const f32) -> Self {
+            Self(_mm_loadu_ps(p))
+        }
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f32) -> Self {
+            Self(_mm_set1_ps(*p))
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut f32) {
+            _mm_storeu_ps(p, self.0)
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            unsafe { Self(_mm_add_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            unsafe { Self(_mm_sub_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            unsafe { Self(_mm_mul_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        pub fn max(self, o: Self) -> Self {
+            // Operand order chosen to match wasm's pmax(a, b) = a < b ? b : a.
+            unsafe { Self(_mm_max_ps(o.0, self.0)) }
+        }
+        #[inline(always)]
+        pub fn min(self, o: Self) -> Self {
+            unsafe { Self(_mm_min_ps(o.0, self.0)) }
+        }
+        #[inline(always)]
+        pub fn lane<const L: usize>(self) -> f32 {
+            let mut a = [0f32; 4];
+            unsafe { _mm_storeu_ps(a.as_mut_ptr(), self.0) };
+            a[L]
+        }
+        #[inline(always)]
+        pub fn dup<const L: usize>(self) -> Self {
+            unsafe {
+                Self(match L {
+                    0 => _mm_shuffle_ps::<0x00>(self.0, self.0),
+                    1 => _mm_shuffle_ps::<0x55>(self.0, self.0),
+                    2 => _mm_shuffle_ps::<0xAA>(self.0, self.0),
+                    _ => _mm_shuffle_ps::<0xFF>(self.0, self.0),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
+mod imp {
+    /// Portable fallback (wasm without simd128, other CPUs): plain arrays the compiler may vectorize.
+    #[derive(Clone, Copy)]
+    pub struct F32x4([f32; 4]);
+
+    impl F32x4 {
+        #[inline(always)]
+        fn map2(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
+            Self([f(self.0[0], o.0[0]), f(self.0[1], o.0[1]), f(self.0[2], o.0[2]), f(self.0[3], o.0[3])])
+        }
+        #[inline(always)]
+        pub fn splat(x: f32) -> Self {
+            Self([x; 4])
+        }
+        #[inline(always)]
+        pub unsafe fn load(p: *const f32) -> Self {
+            Self(core::ptr::read_unaligned(p as *const [f32; 4]))
+        }
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f32) -> Self {
+            Self([*p; 4])
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut f32) {
+            core::ptr::write_unaligned(p as *mut [f32; 4], self.0)
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            self.map2(o, |a, b| a + b)
+        }
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            self.map2(o, |a, b| a - b)
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            self.map2(o, |a, b| a * b)
+        }
+        #[inline(always)]
+        pub fn max(self, o: Self) -> Self {
+            self.map2(o, |a, b| if a < b { b } else { a })
+        }
+        #[inline(always)]
+        pub fn min(self, o: Self) -> Self {
+            self.map2(o, |a, b| if b < a { b } else { a })
+        }
+        #[inline(always)]
+        pub fn lane<const L: usize>(self) -> f32 {
+            self.0[L]
+        }
+        #[inline(always)]
+        pub fn dup<const L: usize>(self) -> Self {
+            Self([self.0[L]; 4])
+        }
+    }
+}
+
+pub use imp::F32x4;
+
+/// Human-readable name of the vector implementation compiled in.
+pub const SIMD_BACKEND: &str = if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+    "wasm-simd128"
+} else if cfg!(target_arch = "x86_64") {
+    "sse2"
+} else {
+    "scalar"
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_and_ops() {
+        let a = [1.0f32, -2.0, 3.5, -0.0];
+        let b = [0.5f32, 4.0, -1.0, 2.0];
+        unsafe {
+            let va = F32x4::load(a.as_ptr());
+            let vb = F32x4::load(b.as_ptr());
+            let mut out = [0f32; 4];
+            va.mul(vb).add(va).store(out.as_mut_ptr());
+            for i in 0..4 {
+                assert_eq!(out[i], a[i] * b[i] + a[i]);
+            }
+            va.max(vb).store(out.as_mut_ptr());
+            assert_eq!(out, [1.0, 4.0, 3.5, 2.0]);
+            va.min(vb).store(out.as_mut_ptr());
+            assert_eq!(out, [0.5, -2.0, -1.0, -0.0]);
+            assert_eq!(va.dup::<2>().lane::<0>(), 3.5);
+            assert_eq!(va.dup::<1>().lane::<3>(), -2.0);
+            assert_eq!(F32x4::load_splat(&b[1]).lane::<2>(), 4.0);
+            va.sub(vb).store(out.as_mut_ptr());
+            assert_eq!(out[1], -6.0);
+        }
+    }
+}

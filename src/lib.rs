@@ -1,0 +1,103 @@
+//! # mobilenetv3-wasm
+//!
+//! timm's MobileNetV3 family as a hand-written forward pass: NHWC kernels with SIMD128 on wasm
+//! (SSE2 natively), rayon parallelism, timm's own safetensors + config.json loaded directly with
+//! batch norm folded at load time, and timm's eval preprocessing reproduced bit for bit.
+//!
+//! ```no_run
+//! use mobilenetv3_wasm::{Classifier, ModelConfig};
+//! let weights = std::fs::read("model.safetensors").unwrap();
+//! let config = ModelConfig::from_json(&std::fs::read_to_string("config.json").unwrap()).unwrap();
+//! let mut clf = Classifier::new(&weights, config).unwrap();
+//! let rgb = vec![128u8; 640 * 480 * 3];
+//! let pred = clf.classify_pixels(&rgb, 640, 480, 3).unwrap();
+//! println!("{:?}", pred.top(5));
+//! ```
+
+pub mod error;
+pub mod kernels;
+pub mod labels;
+pub mod model;
+pub mod network;
+pub mod output;
+pub mod preprocess;
+pub mod weights;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+#[doc(hidden)]
+pub mod testutil;
+
+pub use error::{Error, Result};
+pub use model::config::{Interpolation, ModelConfig, PreprocessConfig};
+pub use output::TopClass;
+
+use network::{Network, Scratch};
+
+/// A loaded model plus its reusable activation arena.
+pub struct Classifier {
+    pub config: ModelConfig,
+    pub network: Network,
+    labels: std::sync::Arc<Vec<String>>,
+    scratch: Scratch,
+}
+
+/// Result of one forward pass.
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    pub logits: Vec<f32>,
+    pub probabilities: Vec<f32>,
+    /// Pooled pre-classifier features (timm's `pre_logits`).
+    pub embedding: Vec<f32>,
+    labels: std::sync::Arc<Vec<String>>,
+}
+
+impl Prediction {
+    pub fn top(&self, k: usize) -> Vec<TopClass> {
+        output::top_k(&self.probabilities, &self.labels, k)
+    }
+}
+
+impl Classifier {
+    /// Load timm safetensors bytes for the architecture in `config`.
+    pub fn new(weights: &[u8], config: ModelConfig) -> Result<Classifier> {
+        let spec = config.net_spec()?;
+        let network = weights::load_network(&spec, weights)?;
+        let labels = std::sync::Arc::new(config.labels.clone());
+        Ok(Classifier { config, network, labels, scratch: Scratch::default() })
+    }
+
+    /// Input side length from the config (e.g. 224).
+    pub fn input_size(&self) -> usize {
+        self.config.preprocess.input_size
+    }
+
+    /// Forward pass on a preprocessed NHWC tensor of `size` x `size` x 3.
+    pub fn forward(&mut self, input: &[f32], size: usize) -> Result<Prediction> {
+        if size < 8 || input.len() != size * size * 3 {
+            return Err(Error::InvalidInput(format!("expected a {size}x{size}x3 tensor (size >= 8), got {} floats", input.len())));
+        }
+        self.network.forward(input, size, size, &mut self.scratch);
+        let logits = self.scratch.logits[..self.network.spec.num_classes].to_vec();
+        let embedding = self.scratch.embedding[..self.network.spec.head_chs].to_vec();
+        Ok(Prediction {
+            probabilities: output::softmax(&logits),
+            logits,
+            embedding,
+            labels: self.labels.clone(),
+        })
+    }
+
+    /// timm preprocessing + forward on RGB (3) or RGBA (4) pixels of any size.
+    pub fn classify_pixels(&mut self, pixels: &[u8], width: usize, height: usize, channels: usize) -> Result<Prediction> {
+        let input = preprocess::preprocess(&self.config.preprocess, pixels, width, height, channels)?;
+        let size = self.input_size();
+        self.forward(&input, size)
+    }
+
+    /// Bytes of packed weights plus the activation arena.
+    pub fn memory_bytes(&self) -> usize {
+        self.network.param_bytes() + self.scratch.bytes()
+    }
+}

@@ -1,0 +1,190 @@
+//! timm's Hugging Face `config.json`: architecture, classes, labels and the `pretrained_cfg` that
+//! drives preprocessing. Defaults follow timm's `_cfg()` for MobileNetV3 when a field is absent.
+
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::model::arch::{find_variant, NetSpec, Variant};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interpolation {
+    Bilinear,
+    Bicubic,
+}
+
+/// Preprocessing settings (timm's eval transform).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreprocessConfig {
+    pub input_size: usize,
+    pub crop_pct: f64,
+    pub interpolation: Interpolation,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Default for PreprocessConfig {
+    fn default() -> Self {
+        PreprocessConfig {
+            input_size: 224,
+            crop_pct: 0.875,
+            interpolation: Interpolation::Bilinear,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        }
+    }
+}
+
+impl PreprocessConfig {
+    /// Shorter side after resizing: floor(input_size / crop_pct), as timm computes it.
+    pub fn scale_size(&self) -> usize {
+        (self.input_size as f64 / self.crop_pct).floor() as usize
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// The architecture as written in the config (may carry a pretrained tag).
+    pub architecture: String,
+    pub variant: &'static Variant,
+    pub num_classes: usize,
+    pub preprocess: PreprocessConfig,
+    /// One display label per class.
+    pub labels: Vec<String>,
+}
+
+fn cfg_err(m: impl Into<String>) -> Error {
+    Error::Config(m.into())
+}
+
+fn f64_array<const N: usize>(v: &Value, field: &str) -> Result<[f64; N]> {
+    let arr = v.as_array().filter(|a| a.len() == N).ok_or_else(|| cfg_err(format!("'{field}' must be an array of {N} numbers")))?;
+    let mut out = [0f64; N];
+    for (o, x) in out.iter_mut().zip(arr) {
+        *o = x.as_f64().ok_or_else(|| cfg_err(format!("'{field}' must hold numbers")))?;
+    }
+    Ok(out)
+}
+
+impl ModelConfig {
+    /// Defaults for an architecture name, with ImageNet-1k labels (for use without a config.json).
+    pub fn for_architecture(name: &str) -> Result<ModelConfig> {
+        let variant = find_variant(name)?;
+        let mut preprocess = PreprocessConfig::default();
+        if variant.tf_padding {
+            // timm's tf_* ports use Inception mean/std.
+            preprocess.mean = [0.5; 3];
+            preprocess.std = [0.5; 3];
+        }
+        Ok(ModelConfig { architecture: name.to_string(), variant, num_classes: 1000, preprocess, labels: labels::imagenet1k() })
+    }
+
+    /// Parse timm's config.json text.
+    pub fn from_json(text: &str) -> Result<ModelConfig> {
+        let v: Value = serde_json::from_str(text).map_err(|e| cfg_err(format!("config.json is not valid JSON: {e}")))?;
+        Self::from_value(&v)
+    }
+
+    pub fn from_value(v: &Value) -> Result<ModelConfig> {
+        let obj = v.as_object().ok_or_else(|| cfg_err("config.json must be a JSON object"))?;
+        let arch = obj
+            .get("architecture")
+            .or_else(|| obj.get("arch"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| cfg_err("config.json has no 'architecture' field"))?;
+        let mut cfg = ModelConfig::for_architecture(arch)?;
+        let pc = obj.get("pretrained_cfg").and_then(Value::as_object);
+        let model_args = obj.get("model_args").and_then(Value::as_object);
+
+        if let Some(gp) = obj.get("global_pool").or_else(|| model_args.and_then(|m| m.get("global_pool"))) {
+            if gp.as_str() != Some("avg") {
+                return Err(Error::UnsupportedArch(format!("global_pool {gp} (only 'avg' is supported)")));
+            }
+        }
+        if let Some(ic) = model_args.and_then(|m| m.get("in_chans")) {
+            if ic.as_u64() != Some(3) {
+                return Err(Error::UnsupportedArch(format!("in_chans {ic} (only 3 is supported)")));
+            }
+        }
+        let nc = obj
+            .get("num_classes")
+            .or_else(|| model_args.and_then(|m| m.get("num_classes")))
+            .or_else(|| pc.and_then(|p| p.get("num_classes")));
+        if let Some(nc) = nc {
+            let n = nc.as_u64().filter(|&n| n > 0 && n <= 1_000_000).ok_or_else(|| cfg_err(format!("num_classes {nc} is not a positive integer")))?;
+            cfg.num_classes = n as usize;
+        }
+
+        if let Some(pc) = pc {
+            let p = &mut cfg.preprocess;
+            if let Some(mean) = pc.get("mean") {
+                p.mean = f64_array::<3>(mean, "mean")?.map(|x| x as f32);
+            }
+            if let Some(std) = pc.get("std") {
+                p.std = f64_array::<3>(std, "std")?.map(|x| x as f32);
+                if p.std.iter().any(|&s| !(s > 0.0)) {
+                    return Err(cfg_err("'std' values must be positive"));
+                }
+            }
+            if let Some(size) = pc.get("input_size") {
+                let [c, h, w] = f64_array::<3>(size, "input_size")?;
+                if c != 3.0 || h != w || !(16.0..=2048.0).contains(&h) || h.fract() != 0.0 {
+                    return Err(cfg_err(format!("input_size {size} is not supported (3 x N x N, 16 <= N <= 2048)")));
+                }
+                p.input_size = h as usize;
+            }
+            if let Some(cp) = pc.get("crop_pct") {
+                p.crop_pct = cp.as_f64().filter(|&c| c > 0.0 && c <= 4.0).ok_or_else(|| cfg_err("'crop_pct' must be a number in (0, 4]"))?;
+            }
+            if let Some(mode) = pc.get("crop_mode").and_then(Value::as_str) {
+                if mode != "center" {
+                    return Err(cfg_err(format!("crop_mode '{mode}' is not supported (only 'center')")));
+                }
+            }
+            if let Some(interp) = pc.get("interpolation").and_then(Value::as_str) {
+                p.interpolation = match interp {
+                    "bilinear" => Interpolation::Bilinear,
+                    "bicubic" => Interpolation::Bicubic,
+                    other => return Err(cfg_err(format!("interpolation '{other}' is not supported (bilinear, bicubic)"))),
+                };
+            }
+        }
+
+        cfg.labels = labels::resolve(obj.get("label_names"), obj.get("label_descriptions"), cfg.num_classes)?;
+        Ok(cfg)
+    }
+
+    pub fn net_spec(&self) -> Result<NetSpec> {
+        NetSpec::build(self.variant, self.num_classes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_timm_config() {
+        let c = ModelConfig::from_json(
+            r#"{"architecture": "mobilenetv3_large_100", "num_classes": 1000,
+                "pretrained_cfg": {"input_size": [3, 224, 224], "interpolation": "bicubic", "crop_pct": 0.875,
+                "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.variant.name, "mobilenetv3_large_100");
+        assert_eq!(c.preprocess.interpolation, Interpolation::Bicubic);
+        assert_eq!(c.preprocess.scale_size(), 256);
+        assert_eq!(c.labels.len(), 1000);
+        assert!(c.labels[207].contains("golden retriever"));
+    }
+
+    #[test]
+    fn rejects_bad_configs() {
+        assert!(matches!(ModelConfig::from_json("{"), Err(Error::Config(_))));
+        assert!(matches!(ModelConfig::from_json(r#"{"architecture": "vit_base"}"#), Err(Error::UnsupportedArch(_))));
+        assert!(matches!(ModelConfig::from_json(r#"{}"#), Err(Error::Config(_))));
+        let bad_interp = r#"{"architecture": "mobilenetv3_small_100", "pretrained_cfg": {"interpolation": "lanczos"}}"#;
+        assert!(matches!(ModelConfig::from_json(bad_interp), Err(Error::Config(_))));
+        let bad_size = r#"{"architecture": "mobilenetv3_small_100", "pretrained_cfg": {"input_size": [3, 224, 200]}}"#;
+        assert!(matches!(ModelConfig::from_json(bad_size), Err(Error::Config(_))));
+    }
+}

@@ -23,6 +23,9 @@ pub mod output;
 pub mod preprocess;
 pub mod weights;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod image_io;
+
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 

@@ -16,17 +16,54 @@ use crate::network::{Block, Network};
 use safetensors::SafeTensors;
 use std::collections::HashSet;
 
-struct Loader<'a> {
+/// Where the loader gets tensors from: a safetensors file, or (in tests) a generator.
+pub trait TensorSource {
+    /// The tensor `name` as f32, which must have exactly `shape`.
+    fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>>;
+}
+
+impl<F: FnMut(&str, &[usize]) -> Vec<f32>> TensorSource for F {
+    fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        Ok(self(name, shape))
+    }
+}
+
+/// A safetensors file that remembers which tensors were read, to reject unused ones.
+struct Tracked<'a> {
     st: SafeTensors<'a>,
     used: HashSet<String>,
+}
+
+impl TensorSource for Tracked<'_> {
+    fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let t = self.st.f32(name, shape)?;
+        self.used.insert(name.to_string());
+        Ok(t)
+    }
+}
+
+impl Tracked<'_> {
+    fn check_all_used(&self) -> Result<()> {
+        let mut extra: Vec<&str> = self.st.names().filter(|n| !self.used.contains(*n) && !n.ends_with("num_batches_tracked")).collect();
+        extra.sort_unstable();
+        if let Some(first) = extra.first() {
+            return Err(Error::WeightsFormat(format!(
+                "{} tensor(s) not used by this architecture, e.g. '{first}' (weights for a different model?)",
+                extra.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+struct Loader<'s> {
+    src: &'s mut dyn TensorSource,
     eps: f64,
 }
 
 impl Loader<'_> {
     fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let t = self.st.f32(name, shape)?;
-        self.used.insert(name.to_string());
-        Ok(t)
+        self.src.tensor(name, shape)
     }
 
     /// Conv weight `{conv}.weight` of shape [out, in, k, k] followed by BatchNorm `{bn}`, folded:
@@ -37,7 +74,6 @@ impl Loader<'_> {
         let beta = self.tensor(&format!("{bn}.bias"), &[out])?;
         let mean = self.tensor(&format!("{bn}.running_mean"), &[out])?;
         let var = self.tensor(&format!("{bn}.running_var"), &[out])?;
-        self.used.insert(format!("{bn}.num_batches_tracked"));
         let per = inp * k * k;
         let mut wf = vec![0f32; w.len()];
         let mut bf = vec![0f32; out];
@@ -61,23 +97,19 @@ impl Loader<'_> {
         let b = if bias { self.tensor(&format!("{name}.bias"), &[out])? } else { vec![0.0; out] };
         Ok(PackedPointwise::new(&w, &b, inp, out))
     }
-
-    fn finish(self) -> Result<()> {
-        let mut extra: Vec<&str> = self.st.names().filter(|n| !self.used.contains(*n) && !n.ends_with("num_batches_tracked")).collect();
-        extra.sort_unstable();
-        if let Some(first) = extra.first() {
-            return Err(Error::WeightsFormat(format!(
-                "{} tensor(s) not used by this architecture, e.g. '{first}' (weights for a different model?)",
-                extra.len()
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// Build the network described by `spec` from safetensors bytes.
 pub fn load_network(spec: &NetSpec, bytes: &[u8]) -> Result<Network> {
-    let mut l = Loader { st: SafeTensors::parse(bytes)?, used: HashSet::new(), eps: spec.bn_eps };
+    let mut file = Tracked { st: SafeTensors::parse(bytes)?, used: HashSet::new() };
+    let net = load_network_from(spec, &mut file)?;
+    file.check_all_used()?;
+    Ok(net)
+}
+
+/// Build the network from any tensor source (timm names and PyTorch shapes).
+pub fn load_network_from(spec: &NetSpec, src: &mut dyn TensorSource) -> Result<Network> {
+    let mut l = Loader { src, eps: spec.bn_eps };
 
     let (w, b) = l.conv_bn("conv_stem", "bn1", spec.stem_chs, 3, 3)?;
     let stem = pack_conv2d(&w, &b, spec.stem_chs, 3, 3);
@@ -132,6 +164,5 @@ pub fn load_network(spec: &NetSpec, bytes: &[u8]) -> Result<Network> {
 
     let head = l.dense("conv_head", spec.head_chs, spec.num_features, spec.head_bias, false)?;
     let classifier = l.dense("classifier", spec.num_classes, spec.head_chs, true, true)?;
-    l.finish()?;
     Ok(Network { spec: spec.clone(), stem, blocks, head, classifier })
 }

@@ -51,6 +51,7 @@ pub struct TensorInfo {
 pub struct SafeTensors<'a> {
     data: &'a [u8],
     tensors: HashMap<String, TensorInfo>,
+    metadata: HashMap<String, String>,
 }
 
 fn fmt_err(m: impl Into<String>) -> Error {
@@ -74,8 +75,12 @@ impl<'a> SafeTensors<'a> {
         let obj = header.as_object().ok_or_else(|| fmt_err("header is not a JSON object"))?;
         let data = &bytes[8 + n..];
         let mut tensors = HashMap::with_capacity(obj.len());
+        let mut metadata = HashMap::new();
         for (name, t) in obj {
             if name == "__metadata__" {
+                if let Some(m) = t.as_object() {
+                    metadata = m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect();
+                }
                 continue;
             }
             let dtype_s = t.get("dtype").and_then(Value::as_str).ok_or_else(|| fmt_err(format!("tensor '{name}' has no dtype")))?;
@@ -105,7 +110,7 @@ impl<'a> SafeTensors<'a> {
             }
             tensors.insert(name.clone(), TensorInfo { dtype, shape, begin, end });
         }
-        Ok(SafeTensors { data, tensors })
+        Ok(SafeTensors { data, tensors, metadata })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -114,6 +119,20 @@ impl<'a> SafeTensors<'a> {
 
     pub fn info(&self, name: &str) -> Option<&TensorInfo> {
         self.tensors.get(name)
+    }
+
+    /// The `__metadata__` string map.
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+
+    /// Raw bytes of a U8 tensor (shape not checked).
+    pub fn u8(&self, name: &str) -> Result<&'a [u8]> {
+        let t = self.tensors.get(name).ok_or_else(|| Error::MissingTensor { name: name.to_string(), expected: vec![] })?;
+        if t.dtype != Dtype::Other(1) {
+            return Err(fmt_err(format!("tensor '{name}' is not a byte tensor")));
+        }
+        Ok(&self.data[t.begin..t.end])
     }
 
     /// Read a float tensor as f32, checking it exists with exactly `expected` shape.

@@ -1,0 +1,62 @@
+//! Exactness against timm: every supported architecture, with the deterministic pseudo-random
+//! weights of tools/make_fixtures.py rebuilt here, must reproduce timm's logits and pre_logits
+//! within 1e-4 (max abs) at 224 and at an odd size (193).
+
+mod common;
+
+use common::*;
+use mobilenetv3_wasm::model::config::ModelConfig;
+use mobilenetv3_wasm::weights::safetensors::SafeTensors;
+use mobilenetv3_wasm::Classifier;
+
+const TOL: f32 = 1e-4;
+
+#[test]
+fn every_architecture_matches_timm() {
+    let bytes = fixture_bytes();
+    let fx = SafeTensors::parse(&bytes).unwrap();
+    let archs: Vec<String> = serde_json::from_str(&fx.metadata()["archs"]).unwrap();
+    let sizes: Vec<usize> = serde_json::from_str(&fx.metadata()["input_sizes"]).unwrap();
+    assert_eq!(archs.len(), 13, "fixture should cover all 13 architectures");
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for arch in &archs {
+        let weights = random_weights(arch, &bn_scales(&fx, arch));
+        let mut clf = Classifier::new(&weights, ModelConfig::for_architecture(arch).unwrap()).unwrap();
+        let mut worst = 0f32;
+        for &size in &sizes {
+            let pred = clf.forward(&fixture_input(&fx, size), size).unwrap();
+            let want_logits = fx.f32(&format!("{arch}/{size}/logits"), &[1000]).unwrap();
+            let want_pre = fx.f32(&format!("{arch}/{size}/pre_logits"), &[pred.embedding.len()]).unwrap();
+            let d = max_abs_diff(&pred.logits, &want_logits).max(max_abs_diff(&pred.embedding, &want_pre));
+            worst = worst.max(d);
+            if !(d <= TOL) {
+                failures.push(format!("{arch} @ {size}: max abs diff {d:e}"));
+            }
+        }
+        report.push(format!("{arch:34} max |logit/pre_logit diff| = {worst:.2e}"));
+    }
+    println!("{}", report.join("\n"));
+    assert!(failures.is_empty(), "differences above {TOL}:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn results_do_not_depend_on_thread_count() {
+    let bytes = fixture_bytes();
+    let fx = SafeTensors::parse(&bytes).unwrap();
+    let arch = "mobilenetv3_large_100";
+    let weights = random_weights(arch, &bn_scales(&fx, arch));
+    let input = fixture_input(&fx, 224);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut clf = Classifier::new(&weights, ModelConfig::for_architecture(arch).unwrap()).unwrap();
+        pool.install(|| clf.forward(&input, 224).unwrap())
+    };
+    let one = run(1);
+    for t in [2, 3, 8] {
+        let many = run(t);
+        let same = one.logits.iter().zip(&many.logits).all(|(a, b)| a.to_bits() == b.to_bits())
+            && one.embedding.iter().zip(&many.embedding).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{t} threads changed the output");
+    }
+}

@@ -62,17 +62,17 @@ fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage> {
         let (width, height) = (d.width(), d.height());
         let pixels = match d.image()? {
             mozjpeg::Format::RGB(mut s) => {
-                let px = s.read_scanlines_flat()?;
+                let px = s.read_scanlines::<u8>()?;
                 s.finish()?;
                 px
             }
             mozjpeg::Format::Gray(mut s) => {
-                let px: Vec<u8> = s.read_scanlines_flat()?;
+                let px: Vec<u8> = s.read_scanlines::<u8>()?;
                 s.finish()?;
                 px.iter().flat_map(|&g| [g, g, g]).collect()
             }
             mozjpeg::Format::CMYK(mut s) => {
-                let px: Vec<u8> = s.read_scanlines_flat()?;
+                let px: Vec<u8> = s.read_scanlines::<u8>()?;
                 s.finish()?;
                 cmyk_to_rgb(&px)
             }

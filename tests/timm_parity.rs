@@ -40,6 +40,7 @@ fn every_architecture_matches_timm() {
     assert!(failures.is_empty(), "differences above {TOL}:\n{}", failures.join("\n"));
 }
 
+#[cfg(not(target_family = "wasm"))] // no threads under WASI
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let bytes = fixture_bytes();

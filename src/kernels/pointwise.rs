@@ -244,6 +244,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_family = "wasm"))] // no threads under WASI
     #[test]
     fn thread_count_does_not_change_results() {
         let (m, k, n) = (97, 72, 40);

@@ -206,6 +206,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn wasm_builds_use_simd128() {
+        // The shipped wasm and the WASI test run are compiled with +simd128.
+        if cfg!(target_arch = "wasm32") {
+            assert_eq!(SIMD_BACKEND, "wasm-simd128");
+        }
+    }
+
+    #[test]
     fn lanes_and_ops() {
         let a = [1.0f32, -2.0, 3.5, -0.0];
         let b = [0.5f32, 4.0, -1.0, 2.0];

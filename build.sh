@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# mobilenetv3-wasm build entry point. Idempotent: installs what it needs when missing.
+#
+#   ./build.sh                 build both wasm builds + the JS package (js/)
+#   ./build.sh serve [--weights DIR] [--port N]
+#                              build, then serve the demo (www/) with COOP/COEP on :8080
+#   ./build.sh test            run every test: Rust (native + wasm kernels) and the browser suites
+#   ./build.sh bench           side-by-side benchmark vs ONNX Runtime Web and TF.js (BENCHMARKS.md)
+#   ./build.sh weights         download the models of weights/models.json into weights/ (internet)
+#   ./build.sh setup           only install toolchains and packages
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+
+NIGHTLY=nightly-2026-10-30   # threaded build: -Z build-std needs nightly; pinned by date
+STABLE=1.95.0                # everything else (rust-toolchain.toml)
+WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen crate pin in Cargo.toml
+# Shared memory maximum of the threaded build. The largest supported model (mobilenetv3_large_150d)
+# peaks near 110 MiB while loading (file bytes + folded weights); 256 MiB leaves room for big
+# photos fed in strips, and stays far below the 1-2 GiB maxima that fail on iOS.
+MAX_MEMORY=$((256 * 1024 * 1024))
+
+log() { printf '\033[1;34m[build]\033[0m %s\n' "$*" >&2; }
+
+setup_rust() {
+  rustup toolchain list | grep -q "^$STABLE" || rustup toolchain install "$STABLE" --profile minimal
+  rustup target list --installed --toolchain "$STABLE" | grep -q wasm32-unknown-unknown ||
+    rustup target add wasm32-unknown-unknown --toolchain "$STABLE"
+  if ! rustup toolchain list | grep -q "^$NIGHTLY"; then
+    rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src --target wasm32-unknown-unknown
+  fi
+  rustup component list --installed --toolchain "$NIGHTLY" | grep -q rust-src ||
+    rustup component add rust-src --toolchain "$NIGHTLY"
+  rustup target list --installed --toolchain "$NIGHTLY" | grep -q wasm32-unknown-unknown ||
+    rustup target add wasm32-unknown-unknown --toolchain "$NIGHTLY"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (~2 min)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+setup_node() {
+  # One lockfile at the root covers the JS package, demo, browser tests and benchmark.
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+setup_browser() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    log "installing Debian chromium"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+}
+
+# cargo build of the cdylib for wasm32 -> wasm-bindgen (--target web) -> wasm-opt.
+build_wasm() {
+  local kind=$1 out="$ROOT/js/wasm/$1"
+  local target_dir="$ROOT/target/wasm-$kind"
+  if [ "$kind" = threaded ]; then
+    RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--max-memory=$MAX_MEMORY" \
+      cargo "+$NIGHTLY" build --lib --release --target wasm32-unknown-unknown --features threads \
+      -Z build-std=panic_abort,std --target-dir "$target_dir"
+  else
+    RUSTFLAGS="-C target-feature=+simd128" \
+      cargo "+$STABLE" build --lib --release --target wasm32-unknown-unknown --target-dir "$target_dir"
+  fi
+  rm -rf "$out" && mkdir -p "$out"
+  wasm-bindgen --target web --out-dir "$out" --out-name mobilenetv3 \
+    "$target_dir/wasm32-unknown-unknown/release/mobilenetv3_wasm.wasm"
+  local opt="$ROOT/node_modules/.bin/wasm-opt"
+  if [ -x "$opt" ]; then
+    local flags=(-O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
+    [ "$kind" = threaded ] && flags+=(--enable-threads)
+    "$opt" "${flags[@]}" "$out/mobilenetv3_bg.wasm" -o "$out/mobilenetv3_bg.wasm.opt" &&
+      mv "$out/mobilenetv3_bg.wasm.opt" "$out/mobilenetv3_bg.wasm"
+  else
+    log "wasm-opt not found (npm package binaryen); leaving $kind unoptimized"
+  fi
+  local raw gz
+  raw=$(stat -c %s "$out/mobilenetv3_bg.wasm")
+  gz=$(gzip -9 -c "$out/mobilenetv3_bg.wasm" | wc -c)
+  log "$kind: mobilenetv3_bg.wasm $raw bytes, $gz gzipped"
+}
+
+build_all() {
+  setup_rust
+  setup_node
+  build_wasm single
+  build_wasm threaded
+}
+
+cmd=${1:-build}
+shift || true
+case "$cmd" in
+  setup) setup_rust; setup_node; setup_browser ;;
+  build) build_all ;;
+  wasm) setup_rust; build_wasm single; build_wasm threaded ;;
+  serve) build_all; exec node www/serve.mjs "$@" ;;
+  test)
+    build_all
+    setup_browser
+    log "cargo test (native)"
+    cargo "+$STABLE" test
+    log "kernel tests on wasm32 + simd128 in Node"
+    tests/wasm-kernels.sh
+    log "browser tests"
+    npm test --silent
+    ;;
+  bench) build_all; setup_browser; exec node bench/run.mjs "$@" ;;
+  weights) exec node weights/download.mjs "$@" ;;
+  *) echo "unknown command: $cmd (build | serve | test | bench | weights | setup)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The engine's unit tests (every kernel vs its reference) and the timm parity tests, compiled
+# for wasm32 with +simd128 and run in Node's WASI: the exact SIMD128 code that ships to browsers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target list --installed | grep -q wasm32-wasip1 || rustup target add wasm32-wasip1
+export RUSTFLAGS="-C target-feature=+simd128"
+export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $PWD/tests/wasm/run-wasi.mjs --dir $PWD"
+cargo test --target wasm32-wasip1 --lib --test timm_parity --test preprocess_parity

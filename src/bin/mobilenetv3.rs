@@ -28,6 +28,7 @@ mobilenetv3: timm MobileNetV3 image classification (native build of mobilenetv3-
 USAGE:
     mobilenetv3 classify --weights FILE.safetensors [--config FILE.json] [--top K] [--json] IMAGE...
     mobilenetv3 bench    --weights FILE.safetensors [--config FILE.json] [--threads N] [--iters N] [--size N] [--profile] [--json]
+    mobilenetv3 describe --arch NAME      print the resolved layer list as JSON
 
 OPTIONS:
     --weights FILE   timm state_dict as safetensors (e.g. model.safetensors from timm's Hugging Face repo)
@@ -62,8 +63,8 @@ OPTIONS:
         if cmd == "-h" || cmd == "--help" || cmd == "help" {
             return Err(String::new());
         }
-        if cmd != "classify" && cmd != "bench" {
-            return Err(format!("unknown command '{cmd}' (expected classify or bench)"));
+        if cmd != "classify" && cmd != "bench" && cmd != "describe" {
+            return Err(format!("unknown command '{cmd}' (expected classify, bench or describe)"));
         }
         let mut a = Args { cmd, weights: None, config: None, arch: None, top: 5, json: false, threads: None, iters: 50, size: None, profile: false, files: vec![] };
         while let Some(arg) = it.next() {
@@ -83,6 +84,9 @@ OPTIONS:
                 s if s.starts_with("--") => return Err(format!("unknown option '{s}'")),
                 _ => a.files.push(arg.into()),
             }
+        }
+        if a.cmd == "describe" {
+            return if a.arch.is_some() { Ok(a) } else { Err("describe needs --arch NAME".into()) };
         }
         if a.weights.is_none() {
             return Err("--weights FILE.safetensors is required".into());
@@ -261,6 +265,18 @@ OPTIONS:
                 return 2;
             }
         };
+        if a.cmd == "describe" {
+            return match ModelConfig::for_architecture(a.arch.as_deref().unwrap()).and_then(|c| c.net_spec()) {
+                Ok(spec) => {
+                    println!("{}", serde_json::to_string_pretty(&spec).unwrap());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            };
+        }
         pool(a.threads).install(|| {
             let mut clf = match load(&a) {
                 Ok(c) => c,

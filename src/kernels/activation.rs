@@ -5,7 +5,8 @@
 
 use super::simd::F32x4;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Act {
     Identity,
     Relu,

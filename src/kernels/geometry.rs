@@ -2,7 +2,8 @@
 //! TensorFlow's "same" padding (timm's `tf_*` models use `Conv2dSame`: the extra pixel, when the
 //! total padding is odd, goes at the bottom/right).
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Padding {
     /// PyTorch `padding = k // 2` on every side (timm's default `pad_type=''`).
     Symmetric,

@@ -8,11 +8,13 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{Act, Padding};
+use serde::Serialize;
 
 // ---------------------------------------------------------------------------------------------
 // Block strings
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BlockKind {
     /// `ds`/`dsa`: depthwise -> (SE) -> pointwise.
     DepthwiseSeparable,
@@ -297,14 +299,14 @@ pub fn find_variant(name: &str) -> Result<&'static Variant> {
 // ---------------------------------------------------------------------------------------------
 // Resolved network description
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SeSpec {
     pub rd_chs: usize,
     pub act: Act,
 }
 
 /// One block with every size resolved, named as in timm's state_dict (`blocks.{stage}.{index}`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BlockSpec {
     pub prefix: String,
     pub kind: BlockKind,
@@ -320,7 +322,9 @@ pub struct BlockSpec {
     pub pw_act: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Serializes to the JSON layer list used by `mobilenetv3 describe` (e.g. to build the same
+/// network in other frameworks for benchmarks).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NetSpec {
     pub name: String,
     pub padding: Padding,

@@ -1,0 +1,185 @@
+// mobilenetv3-wasm: public API (the contract; hand-written, keep in sync with index.js).
+//
+// Everything numeric runs in a dedicated Worker (threaded SIMD wasm when the page is
+// cross-origin isolated, single-threaded SIMD wasm otherwise); the main thread never blocks.
+
+/** Error codes carried by every error this package rejects with (`err.code`). */
+export type ErrorCode =
+  /** Weights or config could not be downloaded (network error or HTTP status; see `status`). */
+  | 'WEIGHTS_FETCH'
+  /** Not a valid safetensors file for the architecture: bad header, missing tensor, wrong shape, truncated. */
+  | 'WEIGHTS_FORMAT'
+  /** The config names an architecture this engine does not implement. */
+  | 'UNSUPPORTED_ARCH'
+  /** The config.json is malformed (not JSON, missing fields, unknown model name). */
+  | 'CONFIG'
+  /** The source could not be turned into pixels: not an image, zero-size canvas, video without a frame, tainted cross-origin image. */
+  | 'IMAGE_DECODE'
+  /** Bad argument (e.g. `topk` not a positive integer, unsupported source type). */
+  | 'INVALID_INPUT'
+  /** The operation's AbortSignal fired. */
+  | 'ABORTED'
+  /** The classifier was disposed (before or during the call). */
+  | 'DISPOSED'
+  /** The engine crashed (Rust panic / wasm trap). The message includes the panic text. The
+   *  classifier restarts its worker by itself; the next call works normally. */
+  | 'INTERNAL'
+  /** The worker did not answer within `timeoutMs`; it was terminated and will be restarted. */
+  | 'TIMEOUT'
+  /** This browser lacks WebAssembly SIMD128 (or Workers / OffscreenCanvas). */
+  | 'UNSUPPORTED_BROWSER';
+
+export declare class MobileNetV3Error extends Error {
+  readonly name: 'MobileNetV3Error';
+  readonly code: ErrorCode;
+  /** HTTP status for WEIGHTS_FETCH when the server answered. */
+  readonly status?: number;
+  /** URL involved, for WEIGHTS_FETCH. */
+  readonly url?: string;
+  /** Rust panic message, for INTERNAL. */
+  readonly panic?: string;
+  /** The underlying error, when there is one. */
+  readonly cause?: unknown;
+}
+
+/** A known model from weights/models.json. */
+export interface ModelEntry {
+  /** timm architecture name, e.g. 'mobilenetv3_large_100'. */
+  name: string;
+  /** timm pretrained tag, e.g. 'ra_in1k'. */
+  tag: string;
+  weightsUrl: string;
+  configUrl: string;
+  /** Approximate size of model.safetensors in bytes. */
+  bytes: number;
+  license: string;
+  inputSize: number;
+  /** ImageNet-1k validation top-1 / top-5 (%) as reported by timm (results-imagenet.csv). */
+  top1: number;
+  top5: number;
+}
+
+/** Known models, keyed by name (the default is 'mobilenetv3_large_100'). */
+export declare const MODELS: Readonly<Record<string, ModelEntry>>;
+export declare const DEFAULT_MODEL: 'mobilenetv3_large_100';
+
+export interface ProgressEvent {
+  phase: 'download' | 'compile' | 'init';
+  /** Bytes downloaded for 'download'; 0 then 1 for 'compile' and 'init' (start, done). */
+  loaded: number;
+  /** Total bytes when known (Content-Length); 1 for 'compile' and 'init'. */
+  total?: number;
+  /** 'download' only: true when the bytes came from the Cache API. */
+  cached?: boolean;
+}
+
+export interface CreateClassifierOptions {
+  /** Name from MODELS. Default 'mobilenetv3_large_100'. */
+  model?: string;
+  /** Override the weights: URL of a timm model.safetensors, or its bytes. */
+  weights?: string | URL | ArrayBuffer | ArrayBufferView | Blob;
+  /** Override the config: URL of timm's config.json, its text, or the parsed object. */
+  config?: string | URL | object;
+  /** Worker threads for inference. 'auto' (default) = min(navigator.hardwareConcurrency, 4).
+   *  Threads need a cross-origin isolated page (COOP + COEP headers); otherwise, or with
+   *  threads <= 1, the single-threaded build is used. */
+  threads?: number | 'auto';
+  /** Keep downloaded weights/config in the Cache API and reuse them. Default true. */
+  cache?: boolean;
+  onProgress?: (e: ProgressEvent) => void;
+  /** Aborts the download / initialisation (rejects with code ABORTED). */
+  signal?: AbortSignal;
+  /** Watchdog for one worker call, in ms (default 30000; initialisation gets 4x). On expiry the
+   *  call rejects with TIMEOUT and the worker is restarted. */
+  timeoutMs?: number;
+}
+
+/** Anything that holds pixels. Images are decoded by the browser (EXIF orientation applied,
+ *  embedded color profiles ignored). */
+export type ImageSource =
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | HTMLVideoElement
+  | ImageBitmap
+  | ImageData
+  | VideoFrame
+  | Blob
+  | File;
+
+export interface Prediction {
+  /** ImageNet class index (0..numClasses-1). */
+  index: number;
+  label: string;
+  probability: number;
+}
+
+export interface Timings {
+  /** Worker: getting pixels (decode/draw/readback) + timm's resize/crop/normalize. */
+  preprocessMs: number;
+  /** Worker: the network forward pass + softmax + top-k. */
+  inferenceMs: number;
+  /** Caller's wall time from classify() to the resolved promise (queue wait included). */
+  totalMs: number;
+}
+
+export interface ClassifyResult {
+  top: Prediction[];
+  timings: Timings;
+  /** Width and height of the pixels the engine received. */
+  width: number;
+  height: number;
+}
+
+export interface ClassifyOptions {
+  /** Number of classes returned, default 5 (1..numClasses). */
+  topk?: number;
+  signal?: AbortSignal;
+}
+
+export interface WatchOptions {
+  /** Default 3. */
+  topk?: number;
+  /** Upper bound on classified frames per second (default: as fast as the engine allows). */
+  maxFps?: number;
+  /** Called for a frame that fails (e.g. the video has no frame yet). Default: ignored after a console.warn. */
+  onError?: (err: MobileNetV3Error) => void;
+}
+
+export interface ClassifierInfo {
+  model: string;
+  architecture: string;
+  numClasses: number;
+  inputSize: number;
+  /** Size of the pooled feature vector returned by embed(). */
+  embeddingSize: number;
+  /** Threads doing inference (1 for the single-threaded build). */
+  threads: number;
+  /** SIMD backend of the engine, e.g. 'wasm-simd128'. */
+  simd: string;
+  crossOriginIsolated: boolean;
+  build: 'threaded' | 'single';
+  labels: string[];
+  /** Bytes of the network's parameters. */
+  paramBytes: number;
+  /** Multiply-accumulates of one forward pass at inputSize. */
+  macs: number;
+}
+
+export interface Classifier {
+  readonly info: ClassifierInfo;
+  /** Classify one image. Concurrent calls queue (one runs at a time). */
+  classify(source: ImageSource, options?: ClassifyOptions): Promise<ClassifyResult>;
+  /** Pooled features (the input of the classifier layer), length info.embeddingSize. */
+  embed(source: ImageSource, options?: { signal?: AbortSignal }): Promise<Float32Array>;
+  /** Live classification of a playing video. The latest frame wins: frames arriving while the
+   *  engine is busy are dropped; it pauses while the document is hidden. Returns stop(). */
+  watch(video: HTMLVideoElement, onResult: (r: ClassifyResult) => void, options?: WatchOptions): () => void;
+  /** Terminates the worker, stops every watch, rejects pending calls with DISPOSED. Idempotent. */
+  dispose(): void;
+}
+
+export declare function createClassifier(options?: CreateClassifierOptions): Promise<Classifier>;
+
+/** Deletes the weights/config this package stored in the Cache API. Resolves to true if anything was removed. */
+export declare function clearCache(): Promise<boolean>;

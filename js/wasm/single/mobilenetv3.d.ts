@@ -27,6 +27,11 @@ export class Engine {
      * The preprocessed tensor of the pending image (for tests), without running the network.
      */
     preprocessPending(): Float32Array;
+    /**
+     * Finish timm's preprocessing of the image fed so far; `runImage` then runs the network on
+     * it. (Separate so the caller can time the two stages; `runImage` alone does both.)
+     */
+    preprocess(): void;
     probabilities(): Float32Array;
     /**
      * Per-layer timing of one forward pass on a synthetic input: JSON [{name, kind, macs, ms}].
@@ -38,7 +43,7 @@ export class Engine {
      */
     pushRows(y0: number, pixels: Uint8Array | number[], channels: number, stride: number): void;
     /**
-     * Preprocess the image fed so far and run the network.
+     * Preprocess the image fed so far (unless `preprocess` did) and run the network.
      */
     runImage(): void;
     /**
@@ -55,6 +60,13 @@ export class Engine {
  * "threaded" or "single": which build this is.
  */
 export function buildKind(): string;
+
+/**
+ * Test hook for the runtime's crash recovery: panics on this thread, or (`in_pool`) on every
+ * thread of rayon's pool (in the threaded build that leaves the caller waiting forever, which
+ * the runtime's watchdog must handle).
+ */
+export function debugPanic(in_pool: boolean): void;
 
 /**
  * Message of the last Rust panic in this instance, if any.
@@ -74,12 +86,14 @@ export interface InitOutput {
     readonly memory: WebAssembly.Memory;
     readonly __wbg_engine_free: (a: number, b: number) => void;
     readonly buildKind: () => [number, number];
+    readonly debugPanic: (a: number) => void;
     readonly engine_beginImage: (a: number, b: number, c: number) => [number, number];
     readonly engine_embedding: (a: number) => [number, number, number];
     readonly engine_info: (a: number) => [number, number];
     readonly engine_logits: (a: number) => [number, number, number];
     readonly engine_memoryBytes: (a: number) => number;
     readonly engine_new: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number, number];
+    readonly engine_preprocess: (a: number) => [number, number];
     readonly engine_preprocessPending: (a: number) => [number, number, number];
     readonly engine_probabilities: (a: number) => [number, number, number];
     readonly engine_profile: (a: number, b: any) => [number, number, number, number];

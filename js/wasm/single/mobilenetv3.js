@@ -108,6 +108,16 @@ export class Engine {
         return takeFromExternrefTable0(ret[0]);
     }
     /**
+     * Finish timm's preprocessing of the image fed so far; `runImage` then runs the network on
+     * it. (Separate so the caller can time the two stages; `runImage` alone does both.)
+     */
+    preprocess() {
+        const ret = wasm.engine_preprocess(this.__wbg_ptr);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
      * @returns {Float32Array}
      */
     probabilities() {
@@ -160,7 +170,7 @@ export class Engine {
         }
     }
     /**
-     * Preprocess the image fed so far and run the network.
+     * Preprocess the image fed so far (unless `preprocess` did) and run the network.
      */
     runImage() {
         const ret = wasm.engine_runImage(this.__wbg_ptr);
@@ -223,6 +233,16 @@ export function buildKind() {
     } finally {
         wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
     }
+}
+
+/**
+ * Test hook for the runtime's crash recovery: panics on this thread, or (`in_pool`) on every
+ * thread of rayon's pool (in the threaded build that leaves the caller waiting forever, which
+ * the runtime's watchdog must handle).
+ * @param {boolean} in_pool
+ */
+export function debugPanic(in_pool) {
+    wasm.debugPanic(in_pool);
 }
 
 /**

@@ -3,12 +3,14 @@
 export const memory: WebAssembly.Memory;
 export const __wbg_engine_free: (a: number, b: number) => void;
 export const buildKind: () => [number, number];
+export const debugPanic: (a: number) => void;
 export const engine_beginImage: (a: number, b: number, c: number) => [number, number];
 export const engine_embedding: (a: number) => [number, number, number];
 export const engine_info: (a: number) => [number, number];
 export const engine_logits: (a: number) => [number, number, number];
 export const engine_memoryBytes: (a: number) => number;
 export const engine_new: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number, number];
+export const engine_preprocess: (a: number) => [number, number];
 export const engine_preprocessPending: (a: number) => [number, number, number];
 export const engine_probabilities: (a: number) => [number, number, number];
 export const engine_profile: (a: number, b: any) => [number, number, number, number];

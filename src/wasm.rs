@@ -20,6 +20,13 @@ pub use wasm_bindgen_rayon::init_thread_pool;
 
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
+#[wasm_bindgen]
+extern "C" {
+    /// `performance.now()` of whichever worker calls it.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
@@ -48,6 +55,17 @@ pub fn thread_count() -> usize {
     rayon::current_num_threads()
 }
 
+/// Test hook for the runtime's crash recovery: panics on this thread, or (`in_pool`) on every
+/// thread of rayon's pool (in the threaded build that leaves the caller waiting forever, which
+/// the runtime's watchdog must handle).
+#[wasm_bindgen(js_name = debugPanic)]
+pub fn debug_panic(in_pool: bool) {
+    if in_pool {
+        rayon::broadcast(|_| panic!("debugPanic: forced panic in a pool thread"));
+    }
+    panic!("debugPanic: forced panic");
+}
+
 fn js_error(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
@@ -58,6 +76,8 @@ fn js_error(e: Error) -> JsValue {
 pub struct Engine {
     clf: Classifier,
     pending: Option<Preprocessor>,
+    /// Preprocessed tensor waiting for `runImage` (see `preprocess`).
+    input: Option<Vec<f32>>,
     last: Option<Prediction>,
 }
 
@@ -74,7 +94,7 @@ impl Engine {
         }
         .map_err(js_error)?;
         let clf = Classifier::new(weights, config).map_err(js_error)?;
-        Ok(Engine { clf, pending: None, last: None })
+        Ok(Engine { clf, pending: None, input: None, last: None })
     }
 
     /// JSON: architecture, numClasses, inputSize, embeddingSize, labels, simd, memory.
@@ -98,6 +118,7 @@ impl Engine {
     #[wasm_bindgen(js_name = beginImage)]
     pub fn begin_image(&mut self, width: usize, height: usize) -> Result<(), JsValue> {
         self.pending = None;
+        self.input = None;
         self.pending = Some(Preprocessor::new(&self.clf.config.preprocess, width, height).map_err(js_error)?);
         Ok(())
     }
@@ -109,11 +130,21 @@ impl Engine {
         p.push_rows(y0, pixels, channels, stride).map_err(js_error)
     }
 
-    /// Preprocess the image fed so far and run the network.
+    /// Finish timm's preprocessing of the image fed so far; `runImage` then runs the network on
+    /// it. (Separate so the caller can time the two stages; `runImage` alone does both.)
+    pub fn preprocess(&mut self) -> Result<(), JsValue> {
+        let p = self.pending.take().ok_or_else(|| js_error(Error::InvalidInput("preprocess before beginImage".into())))?;
+        self.input = Some(p.finish().map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Preprocess the image fed so far (unless `preprocess` did) and run the network.
     #[wasm_bindgen(js_name = runImage)]
     pub fn run_image(&mut self) -> Result<(), JsValue> {
-        let p = self.pending.take().ok_or_else(|| js_error(Error::InvalidInput("runImage before beginImage".into())))?;
-        let input = p.finish().map_err(js_error)?;
+        if self.pending.is_some() {
+            self.preprocess()?;
+        }
+        let input = self.input.take().ok_or_else(|| js_error(Error::InvalidInput("runImage before beginImage".into())))?;
         let size = self.clf.input_size();
         self.last = Some(self.clf.forward(&input, size).map_err(js_error)?);
         Ok(())
@@ -156,19 +187,21 @@ impl Engine {
     }
 
     /// Per-layer timing of one forward pass on a synthetic input: JSON [{name, kind, macs, ms}].
-    /// `now` is the caller's clock (performance.now), so the numbers are real wall time.
-    pub fn profile(&mut self, now: &js_sys::Function) -> Result<String, JsValue> {
+    /// Timed with `performance.now()` on the thread that records the events (in the threaded
+    /// build that is a pool worker, hence the import rather than a caller-supplied clock).
+    pub fn profile(&mut self) -> Result<String, JsValue> {
         let size = self.clf.input_size();
         let input: Vec<f32> = (0..size * size * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
         let mut scratch = crate::network::Scratch::default();
-        let clock = || now.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
         self.clf.network.forward(&input, size, size, &mut scratch);
         let mut rows = Vec::new();
-        let mut last = clock();
+        let mut last = 0.0;
         self.clf.network.forward_profiled(&input, size, size, &mut scratch, |ev| {
-            let t = clock();
-            let name = if ev.block.is_empty() { ev.op.to_string() } else { format!("{}.{}", ev.block, ev.op) };
-            rows.push(serde_json::json!({"name": name, "kind": OpKind::name(ev.kind), "macs": ev.macs, "ms": t - last}));
+            let t = performance_now();
+            if ev.kind != OpKind::Start {
+                let name = if ev.block.is_empty() { ev.op.to_string() } else { format!("{}.{}", ev.block, ev.op) };
+                rows.push(serde_json::json!({"name": name, "kind": ev.kind.name(), "macs": ev.macs, "ms": t - last}));
+            }
             last = t;
         });
         Ok(serde_json::Value::Array(rows).to_string())

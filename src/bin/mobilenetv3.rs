@@ -199,6 +199,10 @@ OPTIONS:
                 let mut last = Instant::now();
                 net.forward_profiled(&input, size, size, &mut scratch, |ev| {
                     let now = Instant::now();
+                    if ev.kind == OpKind::Start {
+                        last = now;
+                        return;
+                    }
                     let key = if ev.block.is_empty() { ev.op.to_string() } else { format!("{}.{}", ev.block, ev.op) };
                     let i = *layer_idx.entry(key.clone()).or_insert_with(|| {
                         layers.push((key, ev.kind, ev.macs, 0.0));

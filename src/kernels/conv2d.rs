@@ -3,6 +3,7 @@
 
 use super::activation::Act;
 use super::geometry::ConvGeometry;
+use super::parallel::{chunk_size, Out, Team};
 use super::pointwise::{pointwise, PackedPointwise};
 
 /// Plain reference. `w` is PyTorch's [N][Cin][k][k]; input [H][W][Cin], output [OH][OW][N].
@@ -44,30 +45,39 @@ pub fn pack_conv2d(w: &[f32], bias: &[f32], n: usize, cin: usize, k: usize) -> P
     PackedPointwise::new(&flat, bias, kk, n)
 }
 
-/// Fast path: gather patches into `cols` (resized as needed, reused across calls), then GEMM.
-/// Padding taps contribute `0 * w`, which leaves every finite sum unchanged.
-pub fn conv2d(input: &[f32], g: &ConvGeometry, cin: usize, w: &PackedPointwise, act: Act, cols: &mut Vec<f32>, out: &mut [f32]) {
+/// Fast path: gather patches into `cols` (a buffer of at least OH*OW*k*k*Cin floats), then
+/// GEMM; two stages of `team`. Padding taps contribute `0 * w`, which leaves sums unchanged.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(team: &Team, input: &[f32], g: &ConvGeometry, cin: usize, w: &PackedPointwise, act: Act, cols: Out, out: Out) {
     let k = g.k;
     let kk = k * k * cin;
     assert_eq!(w.k, kk, "conv2d: packed weights do not match the geometry");
     assert!(input.len() >= g.in_h * g.in_w * cin, "conv2d: input too short");
     let m = g.out_h * g.out_w;
-    cols.clear();
-    cols.resize(m * kk, 0.0);
-    for oy in 0..g.out_h {
-        for ox in 0..g.out_w {
-            let row = &mut cols[(oy * g.out_w + ox) * kk..][..kk];
-            for ky in 0..k {
-                let Some(y) = g.in_y(oy, ky) else { continue };
-                for kx in 0..k {
-                    let Some(x) = g.in_x(ox, kx) else { continue };
-                    let src = &input[(y * g.in_w + x) * cin..][..cin];
-                    row[(ky * k + kx) * cin..][..cin].copy_from_slice(src);
+    assert!(cols.len >= m * kk, "conv2d: column buffer too short");
+    let rows_per_task = chunk_size(g.out_h, team.size * 2, 1);
+    team.stage(g.out_h.div_ceil(rows_per_task), |t| {
+        let y0 = t * rows_per_task;
+        for oy in y0..(y0 + rows_per_task).min(g.out_h) {
+            // SAFETY: task t owns the column rows of output rows [y0, y1).
+            let dst = unsafe { std::slice::from_raw_parts_mut(cols.ptr().add(oy * g.out_w * kk), g.out_w * kk) };
+            for ox in 0..g.out_w {
+                let row = &mut dst[ox * kk..][..kk];
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let patch = &mut row[(ky * k + kx) * cin..][..cin];
+                        match (g.in_y(oy, ky), g.in_x(ox, kx)) {
+                            (Some(y), Some(x)) => patch.copy_from_slice(&input[(y * g.in_w + x) * cin..][..cin]),
+                            _ => patch.fill(0.0),
+                        }
+                    }
                 }
             }
         }
-    }
-    pointwise(cols, m, w, act, None, out);
+    });
+    // SAFETY: the gather stage is complete (stage barrier) and nothing writes `cols` now.
+    let a = unsafe { std::slice::from_raw_parts(cols.ptr(), m * kk) };
+    pointwise(team, a, m, w, act, None, out);
 }
 
 #[cfg(test)]
@@ -88,8 +98,8 @@ mod tests {
                 let mut want = vec![0f32; g.out_h * g.out_w * n];
                 conv2d_ref(&input, &g, cin, &w, &b, n, Act::HardSwish, &mut want);
                 let mut got = vec![0f32; want.len()];
-                let mut cols = Vec::new();
-                conv2d(&input, &g, cin, &pack_conv2d(&w, &b, n, cin, k), Act::HardSwish, &mut cols, &mut got);
+                let mut cols = vec![f32::NAN; g.out_h * g.out_w * k * k * cin];
+                conv2d(&Team::solo(), &input, &g, cin, &pack_conv2d(&w, &b, n, cin, k), Act::HardSwish, Out::new(&mut cols), Out::new(&mut got));
                 for (i, (x, y)) in got.iter().zip(&want).enumerate() {
                     assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "{h}x{w_} {pad:?} at {i}: {x} vs {y}");
                 }

@@ -7,7 +7,7 @@
 
 use super::activation::Act;
 use super::geometry::ConvGeometry;
-use super::parallel::{chunk_size, for_each_task, threads, SharedMut};
+use super::parallel::{chunk_size, Out, Team};
 use super::simd::F32x4;
 
 /// Plain reference. `w` is PyTorch's [C][1][k][k] layout; input [H][W][C], output [OH][OW][C].
@@ -61,23 +61,22 @@ impl PackedDepthwise {
 
 const MAX_TAPS: usize = 49; // up to 7x7
 
-/// Fast path. Input [H][W][C] -> output [OH][OW][C].
-pub fn depthwise(input: &[f32], g: &ConvGeometry, w: &PackedDepthwise, act: Act, out: &mut [f32]) {
+/// Fast path. Input [H][W][C] -> output [OH][OW][C], as one stage of `team`. `zeros` is a row
+/// of at least C zeros that taps in the padding read from.
+pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwise, act: Act, zeros: &[f32], out: Out) {
     let c = w.c;
     assert_eq!(g.k, w.k, "depthwise: kernel size mismatch");
     assert!(g.k * g.k <= MAX_TAPS, "depthwise: kernel too large");
     assert!(input.len() >= g.in_h * g.in_w * c, "depthwise: input too short");
-    assert!(out.len() >= g.out_h * g.out_w * c, "depthwise: output too short");
-    let zeros = vec![0f32; c];
-    let rows_per_task = chunk_size(g.out_h, threads() * 3, 1);
-    let tasks = g.out_h.div_ceil(rows_per_task);
-    let out_p = SharedMut(out.as_mut_ptr());
-    for_each_task(tasks, |t| {
+    assert!(out.len >= g.out_h * g.out_w * c, "depthwise: output too short");
+    assert!(zeros.len() >= c && zeros.iter().all(|&z| z == 0.0), "depthwise: zero row too short");
+    let rows_per_task = chunk_size(g.out_h, team.size * 3, 1);
+    team.stage(g.out_h.div_ceil(rows_per_task), |t| {
         let y0 = t * rows_per_task;
         let y1 = (y0 + rows_per_task).min(g.out_h);
         // SAFETY: each task writes output rows [y0, y1) only; tap pointers are either inside
         // `input` (checked by the geometry) or the zero row of length c.
-        unsafe { depthwise_rows(input.as_ptr(), zeros.as_ptr(), g, w, act, out_p.ptr(), y0, y1) };
+        unsafe { depthwise_rows(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1) };
     });
 }
 
@@ -164,7 +163,7 @@ mod tests {
         let mut want = vec![0f32; g.out_h * g.out_w * c];
         depthwise_ref(&input, &g, c, &w, &b, act, &mut want);
         let mut got = vec![f32::NAN; want.len()];
-        depthwise(&input, &g, &PackedDepthwise::new(&w, &b, c, k), act, &mut got);
+        depthwise(&Team::solo(), &input, &g, &PackedDepthwise::new(&w, &b, c, k), act, &vec![0.0; c], Out::new(&mut got));
         for (i, (x, y)) in got.iter().zip(&want).enumerate() {
             assert_eq!(x.to_bits(), y.to_bits(), "{h}x{w_}x{c} k{k} s{s} {pad:?} at {i}: {x} vs {y}");
         }

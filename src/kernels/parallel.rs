@@ -1,41 +1,184 @@
-//! Splitting kernel work over rayon's pool (native threads, or Web Workers via wasm-bindgen-rayon).
+//! Parallel execution of a forward pass as a *team*: every thread of rayon's pool runs the same
+//! sequence of stages (one rayon broadcast per forward pass, not one parallel region per layer),
+//! claims tasks of each stage from a shared ticket counter, and meets the others at a barrier
+//! before the next stage. A stage boundary costs about a microsecond instead of a thread wake-up.
 //!
-//! Kernels cut their work into tasks whose boundaries never change what an output element is
-//! computed from, so results are bit-identical for any thread count.
+//! Tasks are cut so that their boundaries never change what an output element is computed from,
+//! so results are bit-identical for any thread count.
 
-use rayon::prelude::*;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::{Condvar, Mutex};
 
-/// Number of threads kernels should plan for (1 when not running inside a multi-thread pool).
-pub fn threads() -> usize {
-    rayon::current_num_threads().max(1)
+/// Spins before a waiting thread blocks (keeps a descheduled team mate from burning a core).
+const SPIN_LIMIT: u32 = 1 << 16;
+
+/// State shared by the members of one team.
+pub struct TeamSync {
+    size: usize,
+    tickets: AtomicUsize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    wake: Condvar,
 }
 
-/// Run `f(task)` for every task in `0..n`, in parallel when there is more than one thread.
-pub fn for_each_task(n: usize, f: impl Fn(usize) + Sync + Send) {
-    if n <= 1 || threads() == 1 {
-        (0..n).for_each(f);
-    } else {
-        (0..n).into_par_iter().for_each(f);
+impl TeamSync {
+    pub fn new(size: usize) -> Self {
+        TeamSync {
+            size: size.max(1),
+            tickets: AtomicUsize::new(0),
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }
+    }
+
+    fn barrier(&self) {
+        let gen = self.generation.load(SeqCst);
+        if self.arrived.fetch_add(1, SeqCst) + 1 == self.size {
+            self.arrived.store(0, SeqCst);
+            self.generation.fetch_add(1, SeqCst);
+            if self.sleepers.load(SeqCst) > 0 {
+                let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+                self.wake.notify_all();
+            }
+            return;
+        }
+        for _ in 0..SPIN_LIMIT {
+            if self.generation.load(Acquire) != gen {
+                return;
+            }
+            core::hint::spin_loop();
+        }
+        self.sleepers.fetch_add(1, SeqCst);
+        let mut g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        while self.generation.load(SeqCst) == gen {
+            g = self.wake.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(g);
+        self.sleepers.fetch_sub(1, SeqCst);
     }
 }
 
-/// A raw pointer that tasks may share because each task writes a disjoint region.
+/// One thread's membership in a team (or a team of one).
+pub struct Team<'a> {
+    pub index: usize,
+    pub size: usize,
+    sync: Option<&'a TeamSync>,
+    /// First ticket of the current stage (every member advances it identically).
+    base: Cell<usize>,
+}
+
+impl Team<'static> {
+    /// A team of one: stages run their tasks in order on the calling thread.
+    pub fn solo() -> Self {
+        Team { index: 0, size: 1, sync: None, base: Cell::new(0) }
+    }
+}
+
+impl<'a> Team<'a> {
+    pub fn member(index: usize, sync: &'a TeamSync) -> Self {
+        Team { index, size: sync.size, sync: Some(sync), base: Cell::new(0) }
+    }
+
+    /// Run tasks `0..n` across the team; returns when every member has finished this stage,
+    /// so the next stage may read what this one wrote. Every member must call `stage` with the
+    /// same `n`, in the same order.
+    pub fn stage(&self, n: usize, f: impl Fn(usize)) {
+        let Some(sync) = self.sync else {
+            (0..n).for_each(f);
+            return;
+        };
+        let base = self.base.get();
+        loop {
+            let t = sync.tickets.fetch_add(1, Relaxed) - base;
+            if t >= n {
+                break;
+            }
+            f(t);
+        }
+        // Each member draws exactly one ticket past the end, so the next stage starts here.
+        self.base.set(base + n + self.size);
+        sync.barrier();
+    }
+}
+
+/// Run `f` on every thread of the current rayon pool as one team (or alone when the pool has a
+/// single thread, or when called from inside the pool, where a nested team could deadlock).
+pub fn with_team(f: impl Fn(&Team) + Sync) {
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || rayon::current_thread_index().is_some() {
+        f(&Team::solo());
+        return;
+    }
+    let sync = TeamSync::new(threads);
+    rayon::broadcast(|ctx| f(&Team::member(ctx.index(), &sync)));
+}
+
+/// A raw output buffer that team members write disjoint parts of.
 #[derive(Clone, Copy)]
-pub struct SharedMut<T>(pub *mut T);
-unsafe impl<T> Send for SharedMut<T> {}
-unsafe impl<T> Sync for SharedMut<T> {}
+pub struct Out {
+    ptr: *mut f32,
+    pub len: usize,
+}
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
 
-impl<T> SharedMut<T> {
+impl Out {
+    pub fn new(buf: &mut [f32]) -> Out {
+        Out { ptr: buf.as_mut_ptr(), len: buf.len() }
+    }
+    /// # Safety
+    /// `ptr` must be valid for `len` writes for as long as the `Out` is used.
+    pub unsafe fn from_raw(ptr: *mut f32, len: usize) -> Out {
+        Out { ptr, len }
+    }
     #[inline(always)]
-    pub fn ptr(self) -> *mut T {
-        self.0
+    pub fn ptr(self) -> *mut f32 {
+        self.ptr
     }
 }
 
-/// Split `total` items into at most `parts` contiguous chunks, each a multiple of `align`
-/// (except possibly the last). Returns the chunk size.
+/// Split `total` items into at most `parts` chunks, each a multiple of `align` (except the last).
+/// Returns the chunk size.
 pub fn chunk_size(total: usize, parts: usize, align: usize) -> usize {
     let parts = parts.max(1);
     let per = total.div_ceil(parts);
     per.div_ceil(align).max(1) * align
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(not(target_family = "wasm"))]
+    #[test]
+    fn every_task_runs_once_per_stage() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let counts: Vec<AtomicUsize> = (0..40).map(|_| AtomicUsize::new(0)).collect();
+        pool.install(|| {
+            with_team(|team| {
+                for stage in 0..200 {
+                    let n = stage % 7 + (stage % 3) * 11;
+                    team.stage(n, |t| {
+                        counts[t].fetch_add(1, Relaxed);
+                    });
+                }
+            })
+        });
+        let expected: Vec<usize> = (0..40).map(|t| (0..200).filter(|s| t < s % 7 + (s % 3) * 11).count()).collect();
+        let got: Vec<usize> = counts.iter().map(|c| c.load(Relaxed)).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn solo_team_runs_in_order() {
+        let seen = Mutex::new(Vec::new());
+        Team::solo().stage(5, |t| seen.lock().unwrap().push(t));
+        assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+    }
 }

@@ -7,7 +7,7 @@
 //! k order, in the reference and the fast path alike.
 
 use super::activation::Act;
-use super::parallel::{chunk_size, for_each_task, threads, SharedMut};
+use super::parallel::{chunk_size, Out, Team};
 use super::simd::F32x4;
 
 /// Output channels per packed panel (two f32x4 accumulators per pixel).
@@ -82,48 +82,109 @@ impl PackedPointwise {
     }
 }
 
-/// Fast path. `a` is [m][k] (row stride k), `out` and `residual` are [m][n].
-pub fn pointwise(
-    a: &[f32],
-    m: usize,
-    w: &PackedPointwise,
-    act: Act,
-    residual: Option<&[f32]>,
-    out: &mut [f32],
-) {
+/// Fast path. `a` is [m][k] (row stride k), `out` and `residual` are [m][n]. Runs as one
+/// stage of `team`.
+pub fn pointwise(team: &Team, a: &[f32], m: usize, w: &PackedPointwise, act: Act, residual: Option<&[f32]>, out: Out) {
     let (k, n) = (w.k, w.n);
     assert!(a.len() >= m * k, "pointwise: input too short");
-    assert!(out.len() >= m * n, "pointwise: output too short");
+    assert!(out.len >= m * n, "pointwise: output too short");
     if let Some(r) = residual {
         assert!(r.len() >= m * n, "pointwise: residual too short");
     }
-    if m == 0 || n == 0 {
-        return;
-    }
     let np = w.num_panels();
-    // Work split: row blocks x panel ranges, enough tasks to keep every thread busy even on
-    // the 7x7 layers, each still a few thousand MACs.
-    let t = threads();
-    let rows_per_task = if t == 1 { m.div_ceil(MR) * MR } else { chunk_size(m, t * 2, MR).max(MR) };
+    if m == 0 || n == 0 {
+        return team.stage(0, |_| {});
+    }
+    if m == 1 {
+        // Matrix-vector: memory bound; split the panels so every thread streams its share.
+        let per = chunk_size(np, team.size * 2, GEMV_PANELS);
+        return team.stage(np.div_ceil(per), |t| {
+            let p0 = t * per;
+            // SAFETY: task t writes columns [p0*NR, p1*NR) of the single output row.
+            unsafe { gemv(a.as_ptr(), w, act, residual.map(|r| r.as_ptr()), out.ptr(), p0, (p0 + per).min(np)) };
+        });
+    }
+    // Row blocks x panel ranges: enough tasks to balance the team even on 7x7 layers, each
+    // still thousands of MACs.
+    let t = team.size;
+    let rows_per_task = if t == 1 { m.div_ceil(MR) * MR } else { chunk_size(m, t * 2, MR) };
     let m_tasks = m.div_ceil(rows_per_task);
     let n_tasks = if t == 1 { 1 } else { (t * 4).div_ceil(m_tasks).clamp(1, np) };
     let panels_per_task = np.div_ceil(n_tasks);
     let n_tasks = np.div_ceil(panels_per_task);
-
-    let out_p = SharedMut(out.as_mut_ptr());
-    let res_p = residual.map(|r| r.as_ptr() as usize);
-    for_each_task(m_tasks * n_tasks, |task| {
+    let res = residual.map(|r| r.as_ptr());
+    team.stage(m_tasks * n_tasks, |task| {
         let (mt, nt) = (task / n_tasks, task % n_tasks);
         let m0 = mt * rows_per_task;
-        let m1 = (m0 + rows_per_task).min(m);
         let p0 = nt * panels_per_task;
-        let p1 = (p0 + panels_per_task).min(np);
         // SAFETY: tasks write disjoint [m0..m1) x [p0*NR..p1*NR) blocks of `out`; all indices
         // stay inside the lengths asserted above.
-        unsafe {
-            gemm_block(a.as_ptr(), k, w, act, res_p.map(|p| p as *const f32), out_p.ptr(), n, m0, m1, p0, p1);
-        }
+        unsafe { gemm_block(a.as_ptr(), k, w, act, res, out.ptr(), n, m0, (m0 + rows_per_task).min(m), p0, (p0 + panels_per_task).min(np)) };
     });
+}
+
+/// Panels a GEMV inner step covers at once (4 x 8 columns = 8 independent accumulators).
+const GEMV_PANELS: usize = 4;
+
+/// One output row, panels [p0, p1): several panels at a time so the adds do not wait on each other.
+#[inline(never)]
+unsafe fn gemv(a: *const f32, w: &PackedPointwise, act: Act, residual: Option<*const f32>, out: *mut f32, p0: usize, p1: usize) {
+    let k = w.k;
+    let n = w.n;
+    let mut p = p0;
+    while p + GEMV_PANELS <= p1 {
+        let mut acc = [F32x4::splat(0.0); 2 * GEMV_PANELS];
+        let mut wp = [core::ptr::null::<f32>(); GEMV_PANELS];
+        for (j, (acc2, wpj)) in acc.chunks_exact_mut(2).zip(wp.iter_mut()).enumerate() {
+            let bias = w.bias.as_ptr().add((p + j) * NR);
+            acc2[0] = F32x4::load(bias);
+            acc2[1] = F32x4::load(bias.add(4));
+            *wpj = w.panels.as_ptr().add((p + j) * k * NR);
+        }
+        for kk in 0..k {
+            let av = F32x4::load_splat(a.add(kk));
+            for j in 0..GEMV_PANELS {
+                let q = wp[j].add(kk * NR);
+                acc[2 * j] = acc[2 * j].add(av.mul(F32x4::load(q)));
+                acc[2 * j + 1] = acc[2 * j + 1].add(av.mul(F32x4::load(q.add(4))));
+            }
+        }
+        for j in 0..GEMV_PANELS {
+            store_row(&[acc[2 * j], acc[2 * j + 1]], act, residual.map(|r| r.add((p + j) * NR)), out.add((p + j) * NR), (n - (p + j) * NR).min(NR));
+        }
+        p += GEMV_PANELS;
+    }
+    while p < p1 {
+        let panel = w.panels.as_ptr().add(p * k * NR);
+        let bias = w.bias.as_ptr().add(p * NR);
+        micro::<1>(a, k, panel, bias, act, residual.map(|r| r.add(p * NR)), out.add(p * NR), n, (n - p * NR).min(NR));
+        p += 1;
+    }
+}
+
+/// Activation, residual and store of one row of 8 accumulated outputs (`cols` valid).
+#[inline(always)]
+unsafe fn store_row(v: &[F32x4; 2], act: Act, residual: Option<*const f32>, o: *mut f32, cols: usize) {
+    let mut v0 = act.apply4(v[0]);
+    let mut v1 = act.apply4(v[1]);
+    if cols == NR {
+        if let Some(rp) = residual {
+            v0 = v0.add(F32x4::load(rp));
+            v1 = v1.add(F32x4::load(rp.add(4)));
+        }
+        v0.store(o);
+        v1.store(o.add(4));
+    } else {
+        let mut tmp = [0f32; NR];
+        v0.store(tmp.as_mut_ptr());
+        v1.store(tmp.as_mut_ptr().add(4));
+        for (c, &t) in tmp.iter().enumerate().take(cols) {
+            *o.add(c) = match residual {
+                Some(rp) => t + *rp.add(c),
+                None => t,
+            };
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -187,28 +248,7 @@ unsafe fn micro<const R: usize>(
         wp = wp.add(NR);
     }
     for (r, row) in acc.iter().enumerate() {
-        let mut v0 = act.apply4(row[0]);
-        let mut v1 = act.apply4(row[1]);
-        let o = out.add(r * ldo);
-        if cols == NR {
-            if let Some(res) = residual {
-                let rp = res.add(r * ldo);
-                v0 = v0.add(F32x4::load(rp));
-                v1 = v1.add(F32x4::load(rp.add(4)));
-            }
-            v0.store(o);
-            v1.store(o.add(4));
-        } else {
-            let mut tmp = [0f32; NR];
-            v0.store(tmp.as_mut_ptr());
-            v1.store(tmp.as_mut_ptr().add(4));
-            for (c, &t) in tmp.iter().enumerate().take(cols) {
-                *o.add(c) = match residual {
-                    Some(res) => t + *res.add(r * ldo + c),
-                    None => t,
-                };
-            }
-        }
+        store_row(row, act, residual.map(|res| res.add(r * ldo)), out.add(r * ldo), cols);
     }
 }
 
@@ -228,7 +268,7 @@ mod tests {
         pointwise_ref(&a, m, k, &w, &b, n, act, r, &mut want);
         let packed = PackedPointwise::new(&w, &b, k, n);
         let mut got = vec![f32::NAN; m * n];
-        pointwise(&a, m, &packed, act, r, &mut got);
+        pointwise(&Team::solo(), &a, m, &packed, act, r, Out::new(&mut got));
         for (i, (x, y)) in got.iter().zip(&want).enumerate() {
             assert_eq!(x.to_bits(), y.to_bits(), "m{m} k{k} n{n} {act:?} at {i}: {x} vs {y}");
         }
@@ -236,7 +276,7 @@ mod tests {
 
     #[test]
     fn fast_equals_reference_on_odd_shapes() {
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (4, 16, 8), (5, 3, 9), (13, 17, 23), (49, 96, 576), (7, 40, 120), (1, 960, 13)] {
+        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (4, 16, 8), (5, 3, 9), (13, 17, 23), (49, 96, 576), (7, 40, 120), (1, 960, 13), (1, 37, 77), (1, 64, 32)] {
             for act in [Act::Identity, Act::Relu, Act::HardSwish] {
                 check(m, k, n, act, false);
             }
@@ -247,19 +287,21 @@ mod tests {
     #[cfg(not(target_family = "wasm"))] // no threads under WASI
     #[test]
     fn thread_count_does_not_change_results() {
-        let (m, k, n) = (97, 72, 40);
-        let mut g = Lcg::new(7);
-        let (a, w, b) = (g.vec(m * k, 1.0), g.vec(n * k, 1.0), g.vec(n, 1.0));
-        let packed = PackedPointwise::new(&w, &b, k, n);
-        let run = |t: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
-            let mut out = vec![0f32; m * n];
-            pool.install(|| pointwise(&a, m, &packed, Act::HardSwish, None, &mut out));
-            out
-        };
-        let one = run(1);
-        for t in [2, 3, 4] {
-            assert!(one.iter().zip(run(t)).all(|(x, y)| x.to_bits() == y.to_bits()), "threads={t}");
+        for (m, k, n) in [(97, 72, 40), (1, 96, 100)] {
+            let mut g = Lcg::new(7);
+            let (a, w, b) = (g.vec(m * k, 1.0), g.vec(n * k, 1.0), g.vec(n, 1.0));
+            let packed = PackedPointwise::new(&w, &b, k, n);
+            let run = |t: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+                let mut out = vec![0f32; m * n];
+                let o = Out::new(&mut out);
+                pool.install(|| crate::kernels::parallel::with_team(|team| pointwise(team, &a, m, &packed, Act::HardSwish, None, o)));
+                out
+            };
+            let one = run(1);
+            for t in [2, 3, 4] {
+                assert!(one.iter().zip(run(t)).all(|(x, y)| x.to_bits() == y.to_bits()), "threads={t}");
+            }
         }
     }
 }

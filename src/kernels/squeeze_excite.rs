@@ -5,6 +5,7 @@
 //! channel scaling, each with a reference beside the vector version.
 
 use super::activation::Act;
+use super::parallel::{chunk_size, Out, Team};
 use super::pointwise::{pointwise, PackedPointwise};
 use super::simd::F32x4;
 
@@ -19,29 +20,43 @@ pub fn channel_mean_ref(x: &[f32], hw: usize, c: usize, out: &mut [f32]) {
     }
 }
 
-/// Vector mean over pixels; sums each channel in pixel order, like the reference.
-pub fn channel_mean(x: &[f32], hw: usize, c: usize, out: &mut [f32]) {
-    assert!(x.len() >= hw * c && out.len() >= c && hw > 0);
-    let c4 = c / 4 * 4;
-    out[..c].fill(0.0);
+/// Vector mean over pixels of channels [c0, c0 + out.len()); sums each channel in pixel order,
+/// like the reference.
+fn channel_mean_range(x: &[f32], hw: usize, c: usize, c0: usize, out: &mut [f32]) {
+    let n = out.len();
+    assert!(c0 + n <= c && x.len() >= hw * c);
+    let n4 = n / 4 * 4;
+    out.fill(0.0);
     let o = out.as_mut_ptr();
-    let xp = x.as_ptr();
     for p in 0..hw {
-        let row = unsafe { xp.add(p * c) };
-        let mut ch = 0;
-        while ch < c4 {
-            // SAFETY: ch + 4 <= c and the row holds c values.
-            unsafe { F32x4::load(o.add(ch)).add(F32x4::load(row.add(ch))).store(o.add(ch)) };
-            ch += 4;
+        let row = &x[p * c + c0..p * c + c0 + n];
+        let mut j = 0;
+        while j < n4 {
+            // SAFETY: j + 4 <= n for both the row and the output.
+            unsafe { F32x4::load(o.add(j)).add(F32x4::load(row.as_ptr().add(j))).store(o.add(j)) };
+            j += 4;
         }
-        for ch in c4..c {
-            out[ch] += x[p * c + ch];
+        for j in n4..n {
+            out[j] += row[j];
         }
     }
     let d = hw as f32;
-    for v in &mut out[..c] {
+    for v in out.iter_mut() {
         *v /= d;
     }
+}
+
+/// Mean over pixels, x [hw][c] -> out [c], as one stage of `team` (split by channel groups).
+pub fn channel_mean(team: &Team, x: &[f32], hw: usize, c: usize, out: Out) {
+    assert!(x.len() >= hw * c && out.len >= c && hw > 0);
+    let per = chunk_size(c, team.size, 16);
+    team.stage(c.div_ceil(per), |t| {
+        let c0 = t * per;
+        let c1 = (c0 + per).min(c);
+        // SAFETY: task t writes out[c0..c1] only.
+        let o = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(c0), c1 - c0) };
+        channel_mean_range(x, hw, c, c0, o);
+    });
 }
 
 /// Reference channel scaling in place: x[p][ch] *= s[ch].
@@ -53,7 +68,7 @@ pub fn scale_channels_ref(x: &mut [f32], hw: usize, c: usize, s: &[f32]) {
     }
 }
 
-pub fn scale_channels(x: &mut [f32], hw: usize, c: usize, s: &[f32]) {
+fn scale_channels_rows(x: &mut [f32], hw: usize, c: usize, s: &[f32]) {
     assert!(x.len() >= hw * c && s.len() >= c);
     let c4 = c / 4 * 4;
     let xp = x.as_mut_ptr();
@@ -73,6 +88,19 @@ pub fn scale_channels(x: &mut [f32], hw: usize, c: usize, s: &[f32]) {
     }
 }
 
+/// x[p][ch] *= s[ch] in place, as one stage of `team` (split by pixel rows).
+pub fn scale_channels(team: &Team, x: Out, hw: usize, c: usize, s: &[f32]) {
+    assert!(x.len >= hw * c && s.len() >= c);
+    let per = chunk_size(hw, team.size * 2, 1);
+    team.stage(hw.div_ceil(per), |t| {
+        let p0 = t * per;
+        let p1 = (p0 + per).min(hw);
+        // SAFETY: task t owns pixels [p0, p1).
+        let rows = unsafe { std::slice::from_raw_parts_mut(x.ptr().add(p0 * c), (p1 - p0) * c) };
+        scale_channels_rows(rows, p1 - p0, c, s);
+    });
+}
+
 /// Weights of one squeeze-excite module.
 #[derive(Clone, Debug)]
 pub struct SqueezeExcite {
@@ -82,17 +110,23 @@ pub struct SqueezeExcite {
 }
 
 impl SqueezeExcite {
-    /// Gate the activations in place. `scratch` needs `2 * c + rd` floats.
-    pub fn apply(&self, x: &mut [f32], hw: usize, scratch: &mut [f32]) {
+    /// Gate the activations `x` ([hw][c]) in place: four stages of `team`. `scratch` needs
+    /// `2 * c + rd` floats.
+    pub fn apply(&self, team: &Team, x: Out, hw: usize, scratch: Out) {
         let c = self.expand.n;
         let rd = self.reduce.n;
-        let (pooled, rest) = scratch.split_at_mut(c);
-        let (hidden, rest) = rest.split_at_mut(rd);
-        let gate = &mut rest[..c];
-        channel_mean(x, hw, c, pooled);
-        pointwise(pooled, 1, &self.reduce, self.reduce_act, None, hidden);
-        pointwise(hidden, 1, &self.expand, Act::HardSigmoid, None, gate);
-        scale_channels(x, hw, c, gate);
+        assert!(x.len >= hw * c && scratch.len >= 2 * c + rd);
+        // SAFETY: the three scratch regions are disjoint; each is written in one stage and only
+        // read in later ones (stages end with a barrier).
+        let (pooled, hidden, gate) = unsafe {
+            let p = scratch.ptr();
+            (Out::from_raw(p, c), Out::from_raw(p.add(c), rd), Out::from_raw(p.add(c + rd), c))
+        };
+        let view = |o: Out, n: usize| unsafe { std::slice::from_raw_parts(o.ptr() as *const f32, n) };
+        channel_mean(team, view(x, hw * c), hw, c, pooled);
+        pointwise(team, view(pooled, c), 1, &self.reduce, self.reduce_act, None, hidden);
+        pointwise(team, view(hidden, rd), 1, &self.expand, Act::HardSigmoid, None, gate);
+        scale_channels(team, x, hw, c, view(gate, c));
     }
 }
 
@@ -109,11 +143,11 @@ mod tests {
             let s = g.vec(c, 1.0);
             let (mut m1, mut m2) = (vec![0f32; c], vec![0f32; c]);
             channel_mean_ref(&x, hw, c, &mut m1);
-            channel_mean(&x, hw, c, &mut m2);
+            channel_mean(&Team::solo(), &x, hw, c, Out::new(&mut m2));
             assert!(m1.iter().zip(&m2).all(|(a, b)| a.to_bits() == b.to_bits()));
             let (mut x1, mut x2) = (x.clone(), x.clone());
             scale_channels_ref(&mut x1, hw, c, &s);
-            scale_channels(&mut x2, hw, c, &s);
+            scale_channels(&Team::solo(), Out::new(&mut x2), hw, c, &s);
             assert!(x1.iter().zip(&x2).all(|(a, b)| a.to_bits() == b.to_bits()));
         }
     }

@@ -3,9 +3,11 @@
 
 use crate::kernels::conv2d::conv2d;
 use crate::kernels::depthwise::{depthwise, PackedDepthwise};
+use crate::kernels::parallel::{with_team, Out, Team};
 use crate::kernels::pointwise::{pointwise, PackedPointwise};
 use crate::kernels::squeeze_excite::{channel_mean, SqueezeExcite};
 use crate::kernels::{Act, ConvGeometry};
+use std::sync::Mutex;
 use crate::model::arch::{BlockKind, BlockSpec, NetSpec};
 
 /// One block: [expand 1x1] -> depthwise -> [SE] -> project 1x1 (+ skip), or a lone 1x1 (`cn`).
@@ -31,6 +33,8 @@ pub struct Network {
 /// Kind of an executed op, for per-layer profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {
+    /// Marks the start of the pass (no work); lets callers take a first timestamp.
+    Start,
     Stem,
     Pointwise,
     Depthwise,
@@ -42,6 +46,7 @@ pub enum OpKind {
 impl OpKind {
     pub fn name(self) -> &'static str {
         match self {
+            OpKind::Start => "start",
             OpKind::Stem => "stem",
             OpKind::Pointwise => "pointwise",
             OpKind::Depthwise => "depthwise",
@@ -74,14 +79,40 @@ pub struct Scratch {
     cols: Vec<f32>,
     se: Vec<f32>,
     pooled: Vec<f32>,
+    zeros: Vec<f32>,
     pub embedding: Vec<f32>,
     pub logits: Vec<f32>,
+}
+
+/// The arena as raw buffers that every team member may use: within a stage each buffer is
+/// either only read, or written in disjoint parts.
+#[derive(Clone, Copy)]
+struct Arena {
+    x: Out,
+    y: Out,
+    expanded: Out,
+    dw: Out,
+    cols: Out,
+    se: Out,
+    pooled: Out,
+    zeros: Out,
+    embedding: Out,
+    logits: Out,
+}
+
+/// Read view of the first `n` floats of a buffer.
+///
+/// # Safety
+/// No stage may write the buffer while the view is alive.
+unsafe fn view<'a>(o: Out, n: usize) -> &'a [f32] {
+    assert!(n <= o.len);
+    std::slice::from_raw_parts(o.ptr(), n)
 }
 
 impl Scratch {
     /// Bytes currently held.
     pub fn bytes(&self) -> usize {
-        4 * [&self.x, &self.y, &self.expanded, &self.dw, &self.cols, &self.se, &self.pooled, &self.embedding, &self.logits]
+        4 * [&self.x, &self.y, &self.expanded, &self.dw, &self.cols, &self.se, &self.pooled, &self.zeros, &self.embedding, &self.logits]
             .iter()
             .map(|v| v.capacity())
             .sum::<usize>()
@@ -126,7 +157,8 @@ impl Network {
         grow(&mut scratch.pooled, self.spec.num_features);
         grow(&mut scratch.embedding, self.spec.head_chs);
         grow(&mut scratch.logits, self.spec.num_classes);
-        scratch.cols.reserve(g.out_h * g.out_w * 27);
+        grow(&mut scratch.cols, g.out_h * g.out_w * 27);
+        grow(&mut scratch.zeros, self.blocks.iter().map(|b| b.spec.mid_chs).max().unwrap_or(0));
         scratch.size = (h, w);
     }
 
@@ -136,16 +168,46 @@ impl Network {
         self.forward_profiled(input, h, w, scratch, |_| {});
     }
 
-    /// As [`forward`](Self::forward), calling `on_op` after every op (for per-layer timing).
-    pub fn forward_profiled(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, mut on_op: impl FnMut(OpEvent)) {
+    /// As [`forward`](Self::forward), calling `on_op` after every op (for per-layer timing; it
+    /// runs on one team member, right after the op's last task finished).
+    pub fn forward_profiled(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, on_op: impl FnMut(OpEvent) + Send) {
         assert_eq!(input.len(), h * w * 3, "forward: input must be h*w*3 floats");
         self.prepare(scratch, h, w);
+        let arena = Arena {
+            x: Out::new(&mut scratch.x),
+            y: Out::new(&mut scratch.y),
+            expanded: Out::new(&mut scratch.expanded),
+            dw: Out::new(&mut scratch.dw),
+            cols: Out::new(&mut scratch.cols),
+            se: Out::new(&mut scratch.se),
+            pooled: Out::new(&mut scratch.pooled),
+            zeros: Out::new(&mut scratch.zeros),
+            embedding: Out::new(&mut scratch.embedding),
+            logits: Out::new(&mut scratch.logits),
+        };
+        let on_op = Mutex::new(on_op);
+        with_team(|team| {
+            let mut report = |ev: OpEvent| {
+                if team.index == 0 {
+                    (on_op.lock().unwrap_or_else(|e| e.into_inner()))(ev);
+                }
+            };
+            // SAFETY: the arena buffers are sized by `prepare` and stay alive (borrowed from
+            // `scratch`) for the whole team run; `run` keeps the stage discipline of `view`.
+            unsafe { self.run(team, input, h, w, arena, &mut report) };
+        });
+    }
+
+    /// The forward pass as a sequence of team stages (every member executes this same code).
+    unsafe fn run(&self, team: &Team, input: &[f32], h: usize, w: usize, arena: Arena, on_op: &mut dyn FnMut(OpEvent)) {
         let pad = self.spec.padding;
         let act = self.spec.act;
-        let Scratch { x, y, expanded, dw, cols, se, pooled, embedding, logits, .. } = scratch;
+        let Arena { mut x, mut y, expanded, dw, cols, se, pooled, zeros, embedding, logits } = arena;
+        let zeros = view(zeros, zeros.len);
+        on_op(OpEvent { block: "", op: "start", kind: OpKind::Start, macs: 0 });
 
         let g = ConvGeometry::new(h, w, 3, 2, pad);
-        conv2d(input, &g, 3, &self.stem, act, cols, x);
+        conv2d(team, input, &g, 3, &self.stem, act, cols, x);
         let (mut ch, mut cw, mut c) = (g.out_h, g.out_w, self.spec.stem_chs);
         on_op(OpEvent { block: "", op: "conv_stem", kind: OpKind::Stem, macs: (g.out_h * g.out_w * 27 * c) as u64 });
 
@@ -154,40 +216,40 @@ impl Network {
             let hw_in = ch * cw;
             let mid_src: &[f32] = match &b.expand {
                 Some(e) => {
-                    pointwise(&x[..hw_in * c], hw_in, e, s.act, None, expanded);
+                    pointwise(team, view(x, hw_in * c), hw_in, e, s.act, None, expanded);
                     on_op(OpEvent { block: &s.prefix, op: "conv_pw", kind: OpKind::Pointwise, macs: (hw_in * e.k * e.n) as u64 });
-                    expanded
+                    view(expanded, hw_in * s.mid_chs)
                 }
-                None => &x[..],
+                None => view(x, hw_in * c),
             };
             let (src, hw_out) = match &b.depthwise {
                 Some(d) => {
                     let g = ConvGeometry::new(ch, cw, s.kernel, s.stride, pad);
-                    depthwise(mid_src, &g, d, s.act, dw);
+                    depthwise(team, mid_src, &g, d, s.act, zeros, dw);
                     (ch, cw) = (g.out_h, g.out_w);
                     let hw = ch * cw;
                     on_op(OpEvent { block: &s.prefix, op: "conv_dw", kind: OpKind::Depthwise, macs: (hw * s.mid_chs * s.kernel * s.kernel) as u64 });
                     if let Some(se_mod) = &b.se {
-                        se_mod.apply(&mut dw[..hw * s.mid_chs], hw, se);
+                        se_mod.apply(team, dw, hw, se);
                         on_op(OpEvent { block: &s.prefix, op: "se", kind: OpKind::SqueezeExcite, macs: (2 * hw * s.mid_chs) as u64 });
                     }
-                    (&dw[..], hw)
+                    (view(dw, hw * s.mid_chs), hw)
                 }
-                None => (&x[..], hw_in),
+                None => (view(x, hw_in * c), hw_in),
             };
-            let residual = if s.skip { Some(&x[..hw_out * s.out_chs]) } else { None };
-            pointwise(&src[..hw_out * b.project.k], hw_out, &b.project, b.project_act, residual, y);
+            let residual = if s.skip { Some(view(x, hw_out * s.out_chs)) } else { None };
+            pointwise(team, &src[..hw_out * b.project.k], hw_out, &b.project, b.project_act, residual, y);
             let op = if s.kind == BlockKind::ConvBnAct { "conv" } else if s.kind == BlockKind::InvertedResidual { "conv_pwl" } else { "conv_pw" };
             on_op(OpEvent { block: &s.prefix, op, kind: OpKind::Pointwise, macs: (hw_out * b.project.k * b.project.n) as u64 });
-            std::mem::swap(x, y);
+            std::mem::swap(&mut x, &mut y);
             c = s.out_chs;
         }
 
-        channel_mean(x, ch * cw, c, pooled);
+        channel_mean(team, view(x, ch * cw * c), ch * cw, c, pooled);
         on_op(OpEvent { block: "", op: "global_pool", kind: OpKind::Pool, macs: (ch * cw * c) as u64 });
-        pointwise(&pooled[..c], 1, &self.head, act, None, embedding);
+        pointwise(team, view(pooled, c), 1, &self.head, act, None, embedding);
         on_op(OpEvent { block: "", op: "conv_head", kind: OpKind::Head, macs: (self.head.k * self.head.n) as u64 });
-        pointwise(&embedding[..self.head.n], 1, &self.classifier, Act::Identity, None, logits);
+        pointwise(team, view(embedding, self.head.n), 1, &self.classifier, Act::Identity, None, logits);
         on_op(OpEvent { block: "", op: "classifier", kind: OpKind::Head, macs: (self.classifier.k * self.classifier.n) as u64 });
     }
 

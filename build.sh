@@ -59,7 +59,11 @@ build_wasm() {
   local kind=$1 out="$ROOT/js/wasm/$1"
   local target_dir="$ROOT/target/wasm-$kind"
   if [ "$kind" = threaded ]; then
-    RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--max-memory=$MAX_MEMORY" \
+    # Since Rust PR #147225 (2025-10) +atomics no longer implies a shared memory: ask wasm-ld for
+    # it (imported, so wasm-bindgen can hand it to the rayon workers) and for the TLS exports.
+    local shared="-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--export=__wasm_init_tls"
+    shared+=" -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
+    RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--max-memory=$MAX_MEMORY $shared" \
       cargo "+$NIGHTLY" build --lib --release --target wasm32-unknown-unknown --features threads \
       -Z build-std=panic_abort,std --target-dir "$target_dir"
   else

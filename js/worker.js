@@ -1,0 +1,220 @@
+// mobilenetv3-wasm worker: owns one wasm instance (threaded or single build) and one Engine.
+// Started by index.js; not part of the public API.
+//
+// Protocol (one request in flight at a time; index.js queues):
+//   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads }
+//                   { id, op: 'init',  weights: Blob, config: string }
+//                   { id, op: 'run',   source: Source, topk, embed: boolean }
+//                   { id, op: 'stats' }
+//                   { id, op: 'debugPanic', inPool: boolean }
+//   worker -> main  { id, ok: true, result }  |  { id, ok: false, error: { code, message, panic?, fatal? } }
+//   Source = { kind: 'bitmap', bitmap: ImageBitmap } | { kind: 'blob', blob: Blob }
+//          | { kind: 'frame', frame: VideoFrame }   | { kind: 'rgba', width, height, data: Uint8ClampedArray }
+// `fatal: true` means the wasm instance trapped (Rust panic): the worker must be discarded.
+//
+// URLs are literal `new URL('./…', import.meta.url)` so bundlers (Vite, webpack) emit the files.
+
+const BUILDS = {
+  threaded: {
+    glue: () => new URL('./wasm/threaded/mobilenetv3.js', import.meta.url),
+    wasm: () => new URL('./wasm/threaded/mobilenetv3_bg.wasm', import.meta.url),
+  },
+  single: {
+    glue: () => new URL('./wasm/single/mobilenetv3.js', import.meta.url),
+    wasm: () => new URL('./wasm/single/mobilenetv3_bg.wasm', import.meta.url),
+  },
+};
+
+// Rows per pushRows strip: about 4 MiB of RGBA, so wasm memory stays bounded for huge images.
+const STRIP_BYTES = 4 << 20;
+
+let glue = null; // the wasm-bindgen module
+let exportsWasm = null; // raw wasm exports (memory)
+let build = null;
+let engine = null;
+let canvas = null; // reused strip canvas
+let ctx = null;
+
+class WorkerError extends Error {
+  constructor(code, message, extra) {
+    super(message);
+    this.code = code;
+    Object.assign(this, extra);
+  }
+}
+
+async function importGlue(kind) {
+  const url = BUILDS[kind].glue().href;
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+}
+
+async function load({ build: wanted, threads }) {
+  const attempts = wanted === 'threaded' ? ['threaded', 'single'] : ['single'];
+  let firstError = null;
+  for (const kind of attempts) {
+    try {
+      const g = await importGlue(kind);
+      exportsWasm = await g.default({ module_or_path: BUILDS[kind].wasm() });
+      if (kind === 'threaded') await g.initThreadPool(threads);
+      glue = g;
+      build = kind;
+      return { build, threads: g.threadCount(), fallbackReason: firstError ? String(firstError.message || firstError) : undefined };
+    } catch (e) {
+      firstError = firstError || e;
+    }
+  }
+  const msg = String(firstError && firstError.message || firstError);
+  const simd = /simd|v128|invalid type|Compiling function/i.test(msg);
+  throw new WorkerError(simd || typeof WebAssembly === 'undefined' ? 'UNSUPPORTED_BROWSER' : 'INTERNAL',
+    `could not start the WebAssembly engine (this browser needs WebAssembly SIMD128): ${msg}`);
+}
+
+async function init({ weights, config }) {
+  if (!glue) throw new WorkerError('INTERNAL', 'init before load');
+  const bytes = new Uint8Array(await weights.arrayBuffer());
+  if (engine) { engine.free(); engine = null; }
+  engine = new glue.Engine(bytes, config, '');
+  const info = JSON.parse(engine.info());
+  info.threads = glue.threadCount();
+  info.build = build;
+  return info;
+}
+
+function ensureCanvas(w, h) {
+  if (!canvas) {
+    canvas = new OffscreenCanvas(w, h);
+    ctx = canvas.getContext('2d', { willReadFrequently: true, alpha: true });
+    if (!ctx) throw new WorkerError('UNSUPPORTED_BROWSER', 'OffscreenCanvas 2D is not available in workers');
+  } else if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
+  // 'copy' replaces pixels (alpha included) instead of blending over the previous strip.
+  ctx.globalCompositeOperation = 'copy';
+  ctx.imageSmoothingEnabled = false;
+  return ctx;
+}
+
+function stripRows(width) {
+  return Math.max(1, Math.floor(STRIP_BYTES / (width * 4)));
+}
+
+/** Feeds the pixels of an ImageBitmap to the engine in strips, exactly (1:1 draws, no resampling). */
+function pushBitmap(bitmap) {
+  const w = bitmap.width, h = bitmap.height;
+  if (!w || !h) throw new WorkerError('IMAGE_DECODE', `the image is ${w}x${h} pixels`);
+  const rows = Math.min(h, stripRows(w));
+  const c = ensureCanvas(w, rows);
+  engine.beginImage(w, h);
+  for (let y0 = 0; y0 < h; y0 += rows) {
+    const n = Math.min(rows, h - y0);
+    c.drawImage(bitmap, 0, y0, w, n, 0, 0, w, n);
+    let data;
+    try {
+      data = c.getImageData(0, 0, w, n).data;
+    } catch (e) {
+      throw new WorkerError('IMAGE_DECODE', `cannot read the pixels (a cross-origin image without CORS?): ${e.message}`);
+    }
+    engine.pushRows(y0, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 4, w * 4);
+  }
+  return [w, h];
+}
+
+function pushRgba(width, height, data) {
+  if (!width || !height) throw new WorkerError('IMAGE_DECODE', `the image is ${width}x${height} pixels`);
+  if (data.length < width * height * 4) throw new WorkerError('INVALID_INPUT', 'ImageData is shorter than width x height x 4');
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, width * height * 4);
+  const rows = stripRows(width);
+  engine.beginImage(width, height);
+  for (let y0 = 0; y0 < height; y0 += rows) {
+    const n = Math.min(rows, height - y0);
+    engine.pushRows(y0, bytes.subarray(y0 * width * 4, (y0 + n) * width * 4), 4, width * 4);
+  }
+  return [width, height];
+}
+
+async function decode(source) {
+  try {
+    if (source.kind === 'blob') {
+      return await createImageBitmap(source.blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' });
+    }
+    if (source.kind === 'frame') {
+      try {
+        return await createImageBitmap(source.frame);
+      } finally {
+        source.frame.close();
+      }
+    }
+  } catch (e) {
+    const what = source.kind === 'blob' ? `${source.blob.type || 'untyped'} Blob of ${source.blob.size} bytes` : 'VideoFrame';
+    throw new WorkerError('IMAGE_DECODE', `the browser could not decode the ${what} as an image: ${e.message}`);
+  }
+  return source.bitmap;
+}
+
+async function run({ source, topk, embed }) {
+  if (!engine) throw new WorkerError('INTERNAL', 'run before init');
+  const t0 = performance.now();
+  let size;
+  if (source.kind === 'rgba') {
+    size = pushRgba(source.width, source.height, source.data);
+  } else {
+    const bitmap = await decode(source);
+    try {
+      size = pushBitmap(bitmap);
+    } finally {
+      bitmap.close();
+    }
+  }
+  engine.preprocess();
+  const t1 = performance.now();
+  engine.runImage();
+  const result = { width: size[0], height: size[1] };
+  if (embed) result.embedding = engine.embedding();
+  else result.top = JSON.parse(engine.topK(topk));
+  const t2 = performance.now();
+  result.preprocessMs = t1 - t0;
+  result.inferenceMs = t2 - t1;
+  return result;
+}
+
+function stats() {
+  return {
+    wasmMemoryBytes: exportsWasm ? exportsWasm.memory.buffer.byteLength : 0,
+    engineBytes: engine ? engine.memoryBytes() : 0,
+    // Chromium exposes performance.memory in windows only; gc() exists with --js-flags=--expose-gc.
+    jsHeapBytes: self.performance && performance.memory ? performance.memory.usedJSHeapSize : undefined,
+  };
+}
+
+const OPS = { load, init, run, stats, debugPanic: ({ inPool }) => glue.debugPanic(!!inPool) };
+
+function toWire(e) {
+  if (e instanceof WebAssembly.RuntimeError || (e && e.name === 'RuntimeError')) {
+    let panic;
+    try { panic = glue && glue.lastPanic(); } catch { /* the instance may be too broken to ask */ }
+    return {
+      code: 'INTERNAL',
+      message: `the engine crashed${panic ? `: ${panic}` : ` (${e.message})`}`,
+      panic,
+      fatal: true,
+    };
+  }
+  if (e && typeof e.code === 'string') return { code: e.code, message: e.message, panic: e.panic };
+  if (e instanceof RangeError && /memory|allocation/i.test(e.message)) {
+    return { code: 'INTERNAL', message: `out of memory: ${e.message}`, fatal: true };
+  }
+  return { code: 'INTERNAL', message: String(e && e.message || e) };
+}
+
+self.addEventListener('message', async (ev) => {
+  const msg = ev.data;
+  if (!msg || typeof msg.id !== 'number' || !(msg.op in OPS)) return; // not ours (e.g. rayon's)
+  try {
+    const result = await OPS[msg.op](msg);
+    const transfer = result && result.embedding ? [result.embedding.buffer] : [];
+    self.postMessage({ id: msg.id, ok: true, result }, transfer);
+  } catch (e) {
+    self.postMessage({ id: msg.id, ok: false, error: toWire(e) });
+  }
+});

@@ -44,8 +44,11 @@ export declare class MobileNetV3Error extends Error {
 
 /** A known model from weights/models.json. */
 export interface ModelEntry {
-  /** timm architecture name, e.g. 'mobilenetv3_large_100'. */
+  /** Key in MODELS: the architecture for timm's default tag ('mobilenetv3_large_100'), else
+   *  'architecture.tag' ('mobilenetv3_large_100.miil_in21k_ft_in1k'). */
   name: string;
+  /** timm architecture name, e.g. 'mobilenetv3_large_100'. */
+  architecture: string;
   /** timm pretrained tag, e.g. 'ra_in1k'. */
   tag: string;
   weightsUrl: string;
@@ -59,7 +62,8 @@ export interface ModelEntry {
   top5: number;
 }
 
-/** Known models, keyed by name (the default is 'mobilenetv3_large_100'). */
+/** Known models, keyed by name (the default is 'mobilenetv3_large_100'). `model` also accepts
+ *  timm's full 'architecture.tag' for every entry. */
 export declare const MODELS: Readonly<Record<string, ModelEntry>>;
 export declare const DEFAULT_MODEL: 'mobilenetv3_large_100';
 
@@ -159,6 +163,8 @@ export interface ClassifierInfo {
   simd: string;
   crossOriginIsolated: boolean;
   build: 'threaded' | 'single';
+  /** Why this build was chosen, e.g. 'single: the page is not crossOriginIsolated (...)'. */
+  buildReason: string;
   labels: string[];
   /** Bytes of the network's parameters. */
   paramBytes: number;

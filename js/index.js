@@ -516,7 +516,7 @@ class ClassifierImpl {
   /** Internal test hooks (not part of the API): memory figures and a forced engine panic. */
   get _debug() {
     return {
-      stats: () => this._engine.call('stats'),
+      stats: (gc = false) => this._engine.call('stats', { gc }),
       panic: (inPool = false, timeoutMs) => this._engine.call('debugPanic', { inPool }, { timeoutMs }),
       workerAlive: () => this._engine.worker !== null,
     };

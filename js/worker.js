@@ -5,7 +5,7 @@
 //   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads }
 //                   { id, op: 'init',  weights: Blob, config: string }
 //                   { id, op: 'run',   source: Source, topk, embed: boolean }
-//                   { id, op: 'stats' }
+//                   { id, op: 'stats', gc?: boolean }   (test hook: memory figures)
 //                   { id, op: 'debugPanic', inPool: boolean }
 //   worker -> main  { id, ok: true, result }  |  { id, ok: false, error: { code, message, panic?, fatal? } }
 //   Source = { kind: 'bitmap', bitmap: ImageBitmap } | { kind: 'blob', blob: Blob }
@@ -178,12 +178,12 @@ async function run({ source, topk, embed }) {
   return result;
 }
 
-function stats() {
+function stats({ gc: collect }) {
+  // Tests launch Chromium with --js-flags=--expose-gc to measure after a collection.
+  if (collect && typeof self.gc === 'function') self.gc();
   return {
     wasmMemoryBytes: exportsWasm ? exportsWasm.memory.buffer.byteLength : 0,
     engineBytes: engine ? engine.memoryBytes() : 0,
-    // Chromium exposes performance.memory in windows only; gc() exists with --js-flags=--expose-gc.
-    jsHeapBytes: self.performance && performance.memory ? performance.memory.usedJSHeapSize : undefined,
   };
 }
 

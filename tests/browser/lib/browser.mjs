@@ -55,3 +55,48 @@ export async function openPage(browser, url, { waitFor = 'window.__ready === tru
   if (waitFor) await page.waitForFunction(waitFor, null, { timeout });
   return { context, page, errors, logs };
 }
+
+/**
+ * JS heap of the page's dedicated workers (Chromium has no performance.memory in workers), through
+ * CDP. `const probe = await workerHeapProbe(context, page)`; `await probe.measure()` collects
+ * garbage in each worker and returns [{ url, usedBytes }]. Call after the workers exist (or later
+ * ones are picked up automatically). `probe.close()` detaches.
+ */
+export async function workerHeapProbe(context, page) {
+  const cdp = await context.newCDPSession(page);
+  const sessions = new Map(); // sessionId -> url
+  const pending = new Map();
+  let nextId = 1;
+  cdp.on('Target.attachedToTarget', (e) => {
+    if (e.targetInfo.type === 'worker') sessions.set(e.sessionId, e.targetInfo.url);
+  });
+  cdp.on('Target.detachedFromTarget', (e) => sessions.delete(e.sessionId));
+  cdp.on('Target.receivedMessageFromTarget', (e) => {
+    const m = JSON.parse(e.message);
+    const resolve = pending.get(m.id);
+    if (resolve) {
+      pending.delete(m.id);
+      resolve(m);
+    }
+  });
+  const call = (sessionId, method, params = {}) => new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, resolve);
+    cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
+    setTimeout(() => pending.has(id) && (pending.delete(id), reject(new Error(`CDP ${method} timed out`))), 10000);
+  });
+  // Old-style (non-flat) sessions: independent of Playwright's own flat auto-attach.
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  return {
+    async measure() {
+      const out = [];
+      for (const [sessionId, url] of sessions) {
+        await call(sessionId, 'HeapProfiler.collectGarbage');
+        const r = await call(sessionId, 'Runtime.getHeapUsage');
+        out.push({ url, usedBytes: r.result.usedSize });
+      }
+      return out;
+    },
+    close: () => cdp.detach().catch(() => {}),
+  };
+}

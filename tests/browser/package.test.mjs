@@ -1,0 +1,121 @@
+// The npm package (js/): metadata, the packed file list, models.json <-> js/models.js, and a real
+// consumer: a Vite + TypeScript app in a temp dir installs the packed tarball, type-checks against
+// index.d.ts, builds, and classifies a photo in Chromium (threaded when isolated, single when not).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, REPO_ROOT } from './lib/server.mjs';
+import { launchChromium, openPage } from './lib/browser.mjs';
+import { requireShared } from './lib/shared.mjs';
+
+const JS = path.join(REPO_ROOT, 'js');
+const VITE_VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).devDependencies.vite;
+const TYPESCRIPT_VERSION = '5.9.3';
+const cleanup = [];
+
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn();
+});
+
+const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+test('package.json: name, ESM, exports with types, files', () => {
+  const pkg = JSON.parse(readFileSync(path.join(JS, 'package.json'), 'utf8'));
+  assert.equal(pkg.name, 'mobilenetv3-wasm');
+  assert.equal(pkg.type, 'module');
+  assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', default: './index.js' });
+  for (const f of pkg.files) assert.ok(existsSync(path.join(JS, f)), `${f} listed in files but missing (run ./build.sh)`);
+});
+
+test('weights/models.json and js/models.js list the same models, with timm Hugging Face URLs', async () => {
+  const json = JSON.parse(readFileSync(path.join(REPO_ROOT, 'weights/models.json'), 'utf8'));
+  const mod = await import(path.join(JS, 'models.js'));
+  assert.deepEqual(mod.MODEL_LIST, json.models);
+  assert.equal(mod.DEFAULT_MODEL, json.default);
+  const { MODELS, DEFAULT_MODEL } = await import(path.join(JS, 'index.js'));
+  assert.equal(DEFAULT_MODEL, 'mobilenetv3_large_100');
+  assert.ok(MODELS[DEFAULT_MODEL]);
+  const names = new Set();
+  for (const m of json.models) {
+    assert.ok(!names.has(m.name), `duplicate ${m.name}`);
+    names.add(m.name);
+    const base = `https://huggingface.co/timm/${m.architecture}.${m.tag}/resolve/main/`;
+    assert.equal(m.weightsUrl, `${base}model.safetensors`);
+    assert.equal(m.configUrl, `${base}config.json`);
+    assert.ok(m.bytes > 1e6 && m.top1 > 50 && m.top5 > m.top1 && m.license && m.inputSize >= 224, m.name);
+  }
+});
+
+test('npm pack ships the JS, types, worker and both wasm builds, nothing else', () => {
+  const out = JSON.parse(npm(['pack', '--dry-run', '--json', '--silent'], JS));
+  const files = out[0].files.map((f) => f.path).sort();
+  assert.deepEqual(files, [
+    'README.md', 'index.d.ts', 'index.js', 'models.js', 'package.json',
+    'wasm/single/mobilenetv3.js', 'wasm/single/mobilenetv3_bg.wasm',
+    'wasm/threaded/mobilenetv3.js', 'wasm/threaded/mobilenetv3_bg.wasm', 'worker.js',
+  ]);
+  const glue = readFileSync(path.join(JS, 'wasm/threaded/mobilenetv3.js'), 'utf8');
+  assert.ok(!/from '\.\/snippets\//.test(glue) && glue.includes('async function startWorkers'), 'prepack inlined the rayon helper');
+});
+
+test('consumer: Vite + TypeScript app installs the packed tarball, type-checks, builds, classifies in Chromium', async (t) => {
+  if (!requireShared(t)) return;
+  const dir = mkdtempSync(path.join(tmpdir(), 'mnv3-consumer-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const tgz = npm(['pack', '--silent', '--pack-destination', dir], JS).trim().split('\n').at(-1);
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  writeFileSync(path.join(dir, 'index.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>consumer</title><script type="module" src="/src/main.ts"></script>\n`);
+  execFileSync('mkdir', ['-p', path.join(dir, 'src')]);
+  writeFileSync(path.join(dir, 'src/main.ts'), `import { createClassifier, MODELS, type Classifier, type ClassifyResult, type MobileNetV3Error } from 'mobilenetv3-wasm';
+
+declare global { interface Window { classify(weights: string, config: string, photo: string): Promise<object>; __ready: boolean } }
+
+window.classify = async (weights, config, photo) => {
+  const phases: string[] = [];
+  const clf: Classifier = await createClassifier({ weights, config, threads: 'auto', onProgress: (e) => phases.push(e.phase) });
+  const r: ClassifyResult = await clf.classify(await (await fetch(photo)).blob(), { topk: 3 });
+  const empty = document.createElement('canvas');
+  empty.width = 0;
+  const code: string = await clf.embed(empty).then((v: Float32Array) => \`ok \${v.length}\`, (e: MobileNetV3Error) => e.code);
+  const { build, threads, crossOriginIsolated } = clf.info;
+  clf.dispose();
+  return { top: r.top, totalMs: r.timings.totalMs, build, threads, crossOriginIsolated, phases, code, known: Object.keys(MODELS).length };
+};
+window.__ready = true;
+`);
+  writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', strict: true, noEmit: true, lib: ['ES2022', 'DOM'], skipLibCheck: false },
+    include: ['src'],
+  }));
+  const t0 = Date.now();
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', path.join(dir, tgz), `vite@${VITE_VERSION}`, `typescript@${TYPESCRIPT_VERSION}`], dir);
+  t.diagnostic(`npm install (tarball + vite + typescript): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  execFileSync(process.execPath, [path.join(dir, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8' });
+  execFileSync(process.execPath, [path.join(dir, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: dir, encoding: 'utf8' });
+  const assets = readdirSync(path.join(dir, 'dist/assets'));
+  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, assets.join(' '));
+  const browser = await launchChromium();
+  cleanup.push(() => browser.close());
+  for (const isolated of [true, false]) {
+    const srv = await startServer({ root: path.join(dir, 'dist'), isolated });
+    cleanup.push(() => srv.close());
+    const { page, context, errors } = await openPage(browser, `${srv.url}/index.html`);
+    const r = await page.evaluate(() => classify('/shared/weights/tf_mobilenetv3_small_100.safetensors',
+      '/shared/weights/tf_mobilenetv3_small_100.config.json', '/shared/photos/koala.jpg'));
+    await context.close();
+    assert.equal(r.top[0].index, 105, JSON.stringify(r.top));
+    assert.equal(r.crossOriginIsolated, isolated);
+    assert.equal(r.build, isolated ? 'threaded' : 'single');
+    assert.ok(isolated ? r.threads > 1 : r.threads === 1, `threads ${r.threads}`);
+    assert.equal(r.code, 'IMAGE_DECODE', 'typed error code reached the app');
+    assert.ok(r.known > 5);
+    assert.deepEqual([...new Set(r.phases)].sort(), ['compile', 'download', 'init']);
+    assert.equal(r.phases.at(-1), 'init');
+    assert.deepEqual(errors, []);
+    t.diagnostic(`vite build, ${isolated ? 'isolated' : 'not isolated'}: ${r.build}, koala ${r.top[0].probability.toFixed(4)}, ${r.totalMs.toFixed(1)} ms`);
+  }
+});

@@ -1,0 +1,152 @@
+// Benchmark page, driven by bench/run.mjs through Playwright (window.bench.*). Every contender
+// runs in its own dedicated Worker, one at a time; the page only decodes the photo, hands out the
+// one input tensor, and relays timings.
+
+const logEl = document.getElementById('log');
+const log = (s) => { logEl.textContent += `\n${s}`; };
+
+let nextId = 1;
+const handles = new Map();
+
+/** A worker with request/response by id; rejects everything pending if the worker dies. */
+class Peer {
+  constructor(url, type) {
+    this.worker = new Worker(url, { type });
+    this.pending = new Map();
+    this.worker.onmessage = ({ data }) => {
+      const p = this.pending.get(data.id);
+      if (!p) return;
+      this.pending.delete(data.id);
+      if (data.ok) p.ok(data.result);
+      else p.fail(new Error(data.error));
+    };
+    const die = (what) => (e) => {
+      const msg = `${what}: ${e.message || e.type || e}${e.filename ? ` (${e.filename}:${e.lineno})` : ''}`;
+      for (const p of this.pending.values()) p.fail(new Error(msg));
+      this.pending.clear();
+    };
+    this.worker.onerror = die('worker error');
+    this.worker.onmessageerror = die('worker message error');
+    this.seq = 1;
+  }
+  call(cmd, args = {}, transfer = []) {
+    const id = this.seq++;
+    return new Promise((ok, fail) => {
+      this.pending.set(id, { ok, fail });
+      this.worker.postMessage({ ...args, id, cmd }, transfer);
+    });
+  }
+  terminate() {
+    this.worker.terminate();
+  }
+}
+
+const WORKERS = {
+  ours: ['./worker-ours.mjs', 'module'],
+  ort: ['./worker-ort.mjs', 'module'],
+  tfjs: ['./worker-tfjs.js', 'classic'],
+  roofline: ['./worker-roofline.mjs', 'module'],
+};
+
+function spawn(kind) {
+  const [url, type] = WORKERS[kind];
+  return new Peer(new URL(url, import.meta.url), type);
+}
+
+const inputs = new Map(); // model name -> { nhwc, nchw, size }
+
+async function decode(url) {
+  const blob = await (await fetch(url)).blob();
+  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const canvas = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bmp, 0, 0);
+  const img = ctx.getImageData(0, 0, bmp.width, bmp.height);
+  return { width: bmp.width, height: bmp.height, rgba: new Uint8Array(img.data.buffer) };
+}
+
+window.bench = {
+  env() {
+    return {
+      crossOriginIsolated: self.crossOriginIsolated,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      userAgent: navigator.userAgent,
+      sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
+    };
+  },
+
+  /** Decode the photo in the browser and preprocess it with our engine (timm's eval transform). */
+  async prepare(model, photoUrl) {
+    const img = await decode(photoUrl);
+    const peer = spawn('ours');
+    try {
+      await peer.call('init', { build: 'single', threads: 1, model });
+      const r = await peer.call('preprocess', img);
+      const size = r.size;
+      const nhwc = r.tensor;
+      const nchw = new Float32Array(nhwc.length);
+      const hw = size * size;
+      for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) nchw[c * hw + i] = nhwc[i * 3 + c];
+      inputs.set(model.name, { nhwc, nchw, size });
+      let sum = 0;
+      for (const v of nhwc) sum += v;
+      log(`${model.name}: ${photoUrl} ${img.width}x${img.height} -> ${size}x${size}x3, sum ${sum.toFixed(3)}`);
+      return { width: img.width, height: img.height, size, sum, first: Array.from(nhwc.slice(0, 6)) };
+    } finally {
+      peer.terminate();
+    }
+  },
+
+  /** Start a contender: load its library and the model, run once; returns logits for the gate. */
+  async start(spec) {
+    const input = inputs.get(spec.model.name);
+    if (!input) throw new Error(`prepare(${spec.model.name}) first`);
+    const peer = spawn(spec.engine);
+    const handle = nextId++;
+    handles.set(handle, peer);
+    const t0 = performance.now();
+    const info = await peer.call('init', spec);
+    const initMs = performance.now() - t0;
+    const tensor = spec.engine === 'ort' ? input.nchw : input.nhwc;
+    const t1 = performance.now();
+    const { logits, workersSpawned } = await peer.call('infer', { tensor: tensor.slice(), size: input.size });
+    const firstMs = performance.now() - t1;
+    log(`${spec.id}: ${JSON.stringify(info)}`);
+    return { handle, info, initMs, firstMs, logits: Array.from(logits), workersSpawned };
+  },
+
+  async time(handle, warmup, iters) {
+    return handles.get(handle).call('time', { warmup, iters });
+  },
+
+  async profile(handle, reps) {
+    return handles.get(handle).call('profile', { reps });
+  },
+
+  stop(handle) {
+    const peer = handles.get(handle);
+    if (peer) peer.terminate();
+    handles.delete(handle);
+  },
+
+  /** The f32x4 mul+add roofline: `workers` workers at once, each on its own core if it can. */
+  async roofline(wasmUrls, workers, seconds) {
+    const peers = Array.from({ length: workers }, () => spawn('roofline'));
+    try {
+      await Promise.all(peers.map((p) => p.call('load', { urls: wasmUrls })));
+      // Warm up and pick the loop size alone, then run all workers together.
+      await Promise.all(peers.map((p) => p.call('warm', {})));
+      const sab = new SharedArrayBuffer(4);
+      const flag = new Int32Array(sab);
+      const runs = peers.map((p) => p.call('run', { seconds, flag }));
+      await new Promise((r) => setTimeout(r, 50));
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+      return await Promise.all(runs);
+    } finally {
+      for (const p of peers) p.terminate();
+    }
+  },
+};
+
+log(`ready; crossOriginIsolated=${self.crossOriginIsolated}`);

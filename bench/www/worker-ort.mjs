@@ -1,0 +1,79 @@
+// Contender: ONNX Runtime Web (onnxruntime-web from npm), WebAssembly execution provider
+// (SIMD128, the threaded build; numThreads as asked), on the ONNX export of the same weights.
+
+let spawned = 0;
+const NativeWorker = globalThis.Worker;
+if (NativeWorker) {
+  globalThis.Worker = class extends NativeWorker {
+    constructor(...a) {
+      super(...a);
+      spawned++;
+    }
+  };
+}
+
+const ORT_DIR = '/node_modules/onnxruntime-web/dist/';
+let ort = null;
+let session = null;
+let feeds = null;
+let outName = null;
+
+async function init({ threads, model }) {
+  ort = await import(`${ORT_DIR}ort.wasm.min.mjs`);
+  ort.env.wasm.wasmPaths = new URL(ORT_DIR, self.location.href).href;
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.proxy = false;
+  ort.env.logLevel = 'error';
+  const bytes = new Uint8Array(await (await fetch(model.onnxUrl)).arrayBuffer());
+  session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+  outName = session.outputNames[0];
+  return {
+    version: ort.env.versions ? ort.env.versions.web : undefined,
+    numThreads: ort.env.wasm.numThreads,
+    simd: ort.env.wasm.simd,
+    inputs: session.inputNames,
+    outputs: session.outputNames,
+    workersSpawned: spawned,
+  };
+}
+
+async function once() {
+  const out = await session.run(feeds);
+  const data = out[outName].data;
+  for (const k in out) out[k].dispose?.();
+  return data;
+}
+
+const handlers = {
+  init,
+  async infer({ tensor, size }) {
+    feeds = { [session.inputNames[0]]: new ort.Tensor('float32', tensor, [1, 3, size, size]) };
+    const logits = await once();
+    return { logits, workersSpawned: spawned };
+  },
+  async time({ warmup, iters }) {
+    let sink = 0;
+    for (let i = 0; i < warmup; i++) sink += (await once())[0];
+    const times = new Float64Array(iters);
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      sink += (await once())[0];
+      times[i] = performance.now() - t0;
+    }
+    return { times: Array.from(times), sink, workersSpawned: spawned };
+  },
+};
+
+self.onmessage = async ({ data }) => {
+  try {
+    const result = await handlers[data.cmd](data);
+    self.postMessage({ id: data.id, ok: true, result });
+  } catch (e) {
+    self.postMessage({ id: data.id, ok: false, error: String(e && e.stack || e) });
+  }
+};

@@ -1,0 +1,81 @@
+// Contender: our engine (js/wasm/single or js/wasm/threaded, wasm-bindgen --target web).
+// init {build, threads, model} -> info; preprocess {width, height, rgba} -> tensor;
+// infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][]
+
+let spawned = 0;
+const NativeWorker = globalThis.Worker;
+if (NativeWorker) {
+  globalThis.Worker = class extends NativeWorker {
+    constructor(...a) {
+      super(...a);
+      spawned++;
+    }
+  };
+}
+
+let glue = null;
+let engine = null;
+let input = null;
+let size = 0;
+
+async function init({ build, threads, model }) {
+  const base = new URL(`/js/wasm/${build}/`, self.location.href);
+  glue = await import(new URL('mobilenetv3.js', base).href);
+  await glue.default({ module_or_path: new URL('mobilenetv3_bg.wasm', base) });
+  let requested = threads;
+  if (threads === 'auto') requested = Math.min(navigator.hardwareConcurrency || 1, 4);
+  if (build === 'threaded') await glue.initThreadPool(requested);
+  const weights = new Uint8Array(await (await fetch(model.weightsUrl)).arrayBuffer());
+  const config = model.configUrl ? await (await fetch(model.configUrl)).text() : '';
+  engine = new glue.Engine(weights, config, model.arch);
+  const info = JSON.parse(engine.info());
+  delete info.labels;
+  return { ...info, build: glue.buildKind(), threads: glue.threadCount(), requested, workersSpawned: spawned };
+}
+
+function once() {
+  engine.runTensor(input, size);
+  return engine.logits();
+}
+
+const handlers = {
+  init,
+  preprocess({ width, height, rgba }) {
+    engine.beginImage(width, height);
+    engine.pushRows(0, rgba, 4, width * 4);
+    const tensor = engine.preprocessPending();
+    return { tensor, size: Math.round(Math.sqrt(tensor.length / 3)) };
+  },
+  infer({ tensor, size: s }) {
+    input = tensor;
+    size = s;
+    return { logits: once(), workersSpawned: spawned };
+  },
+  time({ warmup, iters }) {
+    let sink = 0;
+    for (let i = 0; i < warmup; i++) sink += once()[0];
+    const times = new Float64Array(iters);
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      sink += once()[0];
+      times[i] = performance.now() - t0;
+    }
+    return { times: Array.from(times), sink };
+  },
+  profile({ reps }) {
+    const now = () => performance.now();
+    const runs = [];
+    for (let i = 0; i < reps; i++) runs.push(JSON.parse(engine.profile(now)));
+    return runs;
+  },
+};
+
+self.onmessage = async ({ data }) => {
+  try {
+    const result = await handlers[data.cmd](data);
+    self.postMessage({ id: data.id, ok: true, result });
+  } catch (e) {
+    const panic = glue && glue.lastPanic ? glue.lastPanic() : null;
+    self.postMessage({ id: data.id, ok: false, error: `${e && e.message || e}${panic ? ` (panic: ${panic})` : ''}` });
+  }
+};

@@ -268,19 +268,27 @@ async function main() {
     log(`[bench] Chromium ${browser.version()}, crossOriginIsolated=${env.crossOriginIsolated}, hardwareConcurrency=${env.hardwareConcurrency}`);
     if (!env.crossOriginIsolated) die('page is not cross-origin isolated: threads cannot run');
 
-    // Roofline: one worker, then two at once.
-    log(`[bench] roofline: f32x4 mul+add, ${rooflineUrls.map((u) => u.accs).join('/')} accumulators`);
-    const roof = {};
-    for (const n of [1, 2]) {
-      const r = await page.evaluate(([u, n, s]) => window.bench.roofline(u, n, s), [rooflineUrls, n, o.rooflineSeconds]);
-      const per = r.map((w) => {
-        const rates = w.chunks.map((c) => c.macs / c.ms / 1e6);
-        return { accs: w.accs, chunks: rates.length, max: Math.max(...rates), median: median(rates) };
-      });
-      roof[n] = { workers: per, max: per.reduce((a, w) => a + w.max, 0), median: per.reduce((a, w) => a + w.median, 0) };
-      log(`  ${n} worker(s): ${f(roof[n].max)} GMAC/s best (${f(roof[n].median)} median) = ${f(2 * roof[n].max)} GFLOP/s; ` +
-        `accumulators ${per.map((w) => w.accs).join(',')}`);
-    }
+    // Roofline: one worker, then two at once; measured before and after the contenders, the best
+    // of both counts (the peak is a property of the machine; other load only lowers it).
+    const roof = { 1: null, 2: null, passes: [] };
+    const rooflinePass = async (when) => {
+      log(`[bench] roofline (${when}): f32x4 mul+add, ${rooflineUrls.map((u) => u.accs).join('/')} accumulators`);
+      const pass = {};
+      for (const n of [1, 2]) {
+        const r = await page.evaluate(([u, n, s]) => window.bench.roofline(u, n, s), [rooflineUrls, n, o.rooflineSeconds]);
+        const per = r.map((w) => {
+          const rates = w.chunks.map((c) => c.macs / c.ms / 1e6);
+          return { accs: w.accs, chunks: rates.length, max: Math.max(...rates), median: median(rates) };
+        });
+        const agg = { workers: per, max: per.reduce((a, w) => a + w.max, 0), median: per.reduce((a, w) => a + w.median, 0), when };
+        pass[n] = agg;
+        if (!roof[n] || agg.max > roof[n].max) roof[n] = agg;
+        log(`  ${n} worker(s): ${f(agg.max)} GMAC/s best (${f(agg.median)} median) = ${f(2 * agg.max)} GFLOP/s; ` +
+          `accumulators ${per.map((w) => w.accs).join(',')}`);
+      }
+      roof.passes.push({ when, 1: pass[1], 2: pass[2] });
+    };
+    await rooflinePass('before');
     results.roofline = roof;
 
     for (const m of models) {
@@ -347,6 +355,7 @@ async function main() {
         delete cr.logits;
       }
     }
+    await rooflinePass('after');
   } finally {
     await browser.close();
     await srv.close();
@@ -429,7 +438,9 @@ function report(r) {
         L.push(`| ${cr.label} | ${cr.threadsUsed ?? '—'} | ${cr.skipped && cr.skipped.startsWith('WRONG') ? 'WRONG' : '—'} | — | — | — | ${cr.skipped || 'not run'} |`);
         continue;
       }
-      const tu = cr.engine === 'tfjs' ? `${cr.threadsUsed} (getThreadsCount)` : cr.engine === 'ort' ? `${cr.threadsUsed} (numThreads)` : String(cr.threadsUsed);
+      const tu = cr.engine === 'tfjs' ? `${cr.threadsUsed} (getThreadsCount())`
+        : cr.engine === 'ort' ? `${cr.threadsUsed} (numThreads; ${cr.workersSpawned} pthread worker${cr.workersSpawned === 1 ? '' : 's'})`
+          : `${cr.threadsUsed} (${cr.info.build} build${cr.info.build === 'threaded' ? `; ${cr.workersSpawned} rayon worker${cr.workersSpawned === 1 ? '' : 's'}` : ''})`;
       L.push(`| ${cr.label} | ${tu} | ok | ${f(cr.stats.min)} | ${f(cr.stats.median)} | ${f(cr.stats.p90)} | ${ratio} |`);
     }
     L.push('');
@@ -495,7 +506,7 @@ function report(r) {
           fam.set(l.kind, e);
         }
         for (const [kind, e] of [...fam.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
-          const g = e.macs ? e.macs / (e.ms * scale) / 1e6 : null;
+          const g = e.macs && e.ms > 0.005 ? e.macs / (e.ms * scale) / 1e6 : null;
           L.push(`| ${kind} | ${e.n} | ${f(e.macs / 1e6, 1)} | ${f(e.ms, 3)} | ${f(e.ms * scale, 3)} | ${f((100 * e.ms) / p.total, 1)}% | ${f(g)} | ${g == null ? '—' : f((100 * g) / peak, 1) + '%'} |`);
         }
         const allMacs = p.layers.reduce((a, l) => a + l.macs, 0);
@@ -508,7 +519,7 @@ function report(r) {
           L.push('| layer | family | M MACs | ms (profile) | share | GMAC/s | % of 1-core peak |');
           L.push('|---|---|---:|---:|---:|---:|---:|');
           for (const l of [...p.layers].sort((a, b) => b.ms - a.ms).slice(0, 10)) {
-            const g = l.macs ? l.macs / l.ms / 1e6 : null;
+            const g = l.macs && l.ms > 0.005 ? l.macs / l.ms / 1e6 : null;
             L.push(`| ${l.name} | ${l.kind} | ${f(l.macs / 1e6, 2)} | ${f(l.ms, 3)} | ${f((100 * l.ms) / p.total, 1)}% | ${f(g)} | ${g == null ? '—' : f((100 * g) / peak1, 1) + '%'} |`);
           }
           L.push('');
@@ -517,17 +528,19 @@ function report(r) {
     }
   }
   if (r.roofline) {
-    const w1 = r.roofline[1].workers[0];
     L.push('## SIMD128 roofline (this browser)');
     L.push('');
     L.push('`bench/roofline.mjs`: a loop of `acc = f32x4.add(f32x4.mul(acc, m), c)` over independent accumulators (8, 12, 16, 24; the fastest is used), in a Worker; then the same in 2 Workers at once. 1 MAC = 1 multiply + 1 add (wasm SIMD128 has no fused multiply-add), so GFLOP/s = 2 × GMAC/s.');
     L.push('');
     L.push('| | GMAC/s (best chunk) | GMAC/s (median chunk) | GFLOP/s (best) | accumulators |');
     L.push('|---|---:|---:|---:|---|');
-    L.push(`| 1 core | ${f(r.roofline[1].max)} | ${f(r.roofline[1].median)} | ${f(2 * r.roofline[1].max)} | ${w1.accs} |`);
-    L.push(`| 2 workers at once (sum) | ${f(r.roofline[2].max)} | ${f(r.roofline[2].median)} | ${f(2 * r.roofline[2].max)} | ${r.roofline[2].workers.map((w) => w.accs).join(', ')} |`);
+    for (const p of r.roofline.passes) {
+      L.push(`| 1 core, ${p.when} the contenders | ${f(p[1].max)} | ${f(p[1].median)} | ${f(2 * p[1].max)} | ${p[1].workers[0].accs} |`);
+      L.push(`| 2 workers at once (sum), ${p.when} | ${f(p[2].max)} | ${f(p[2].median)} | ${f(2 * p[2].max)} | ${p[2].workers.map((w) => w.accs).join(', ')} |`);
+    }
     L.push('');
-    L.push('"% of peak" above divides by the best-chunk figure (the stricter choice).');
+    L.push(`Peak used for "% of peak" above: the best chunk of either pass (the stricter choice): **${f(r.roofline[1].max)} GMAC/s on 1 core, ${f(r.roofline[2].max)} GMAC/s on 2** ` +
+      `(2-core / 1-core = ${f(r.roofline[2].max / r.roofline[1].max)}).`);
     L.push('');
   }
   return L.join('\n');

@@ -8,15 +8,30 @@ use super::simd::F32x4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Act {
-    Identity,
-    Relu,
-    HardSwish,
-    HardSigmoid,
+    Identity = 0,
+    Relu = 1,
+    HardSwish = 2,
+    HardSigmoid = 3,
 }
 
 const SIXTH: f32 = 1.0 / 6.0;
 
 impl Act {
+    /// Small integer code, for kernels monomorphized per activation (`const A: u8`).
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    #[inline(always)]
+    pub const fn from_code(c: u8) -> Act {
+        match c {
+            0 => Act::Identity,
+            1 => Act::Relu,
+            2 => Act::HardSwish,
+            _ => Act::HardSigmoid,
+        }
+    }
+
     #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
         match self {

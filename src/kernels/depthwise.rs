@@ -1,9 +1,11 @@
 //! Depthwise k x k convolution (stride 1 or 2, symmetric or TF-same padding) in NHWC, fused with
 //! bias and activation.
 //!
-//! Fast path: for each output pixel the k*k tap pointers are resolved once (taps in the padding
-//! point at a zero row), then channels are swept 16, 4, then 1 at a time with independent
-//! accumulators. Each output is `bias + sum over taps in (ky, kx) order`, as in the reference.
+//! Fast path, per output row: the k input rows are resolved once (rows in the padding point at a
+//! zero row). Interior pixels, whose taps are all inside the image, run 4 at a time x 8 channels
+//! with each weight load shared by the 4 pixels and no bounds checks (k = 3 and 5 unrolled);
+//! the few border pixels resolve per-tap pointers (columns in the padding read zeros). Each
+//! output is `bias + sum over taps in (ky, kx) order`, as in the reference.
 
 use super::activation::Act;
 use super::geometry::ConvGeometry;
@@ -61,42 +63,200 @@ impl PackedDepthwise {
 
 const MAX_TAPS: usize = 49; // up to 7x7
 
-/// Fast path. Input [H][W][C] -> output [OH][OW][C], as one stage of `team`. `zeros` is a row
-/// of at least C zeros that taps in the padding read from.
+/// Zeros `depthwise` needs for geometry `g` and `c` channels (one padded input row).
+pub fn zeros_len(g: &ConvGeometry, c: usize) -> usize {
+    g.in_w * c
+}
+
+/// Fast path. Input [H][W][C] -> output [OH][OW][C], as one stage of `team`. `zeros` holds at
+/// least `zeros_len(g, C)` zeros, read by taps that fall in the padding.
 pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwise, act: Act, zeros: &[f32], out: Out) {
     let c = w.c;
     assert_eq!(g.k, w.k, "depthwise: kernel size mismatch");
     assert!(g.k * g.k <= MAX_TAPS, "depthwise: kernel too large");
     assert!(input.len() >= g.in_h * g.in_w * c, "depthwise: input too short");
     assert!(out.len >= g.out_h * g.out_w * c, "depthwise: output too short");
-    assert!(zeros.len() >= c && zeros.iter().all(|&z| z == 0.0), "depthwise: zero row too short");
+    assert!(zeros.len() >= zeros_len(g, c), "depthwise: zero row too short");
+    debug_assert!(zeros.iter().all(|&z| z == 0.0), "depthwise: zero row is not zero");
     let rows_per_task = chunk_size(g.out_h, team.size * 3, 1);
     team.stage(g.out_h.div_ceil(rows_per_task), |t| {
         let y0 = t * rows_per_task;
         let y1 = (y0 + rows_per_task).min(g.out_h);
-        // SAFETY: each task writes output rows [y0, y1) only; tap pointers are either inside
-        // `input` (checked by the geometry) or the zero row of length c.
-        unsafe { depthwise_rows(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1) };
+        // SAFETY: each task writes output rows [y0, y1) only; every tap pointer is inside
+        // `input` (checked by the geometry) or inside the zero row.
+        unsafe {
+            match g.k {
+                3 => rows_k::<3>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1),
+                5 => rows_k::<5>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1),
+                _ => rows_any(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1),
+            }
+        }
     });
+}
+
+/// Output columns whose taps all fall inside the input: [lo, hi).
+fn interior_cols(g: &ConvGeometry) -> (usize, usize) {
+    let lo = g.pad_left.div_ceil(g.stride).min(g.out_w);
+    let hi = if g.in_w + g.pad_left >= g.k { ((g.in_w + g.pad_left - g.k) / g.stride + 1).min(g.out_w) } else { 0 };
+    (lo, hi.max(lo))
+}
+
+/// Start of input row `ky` for output row `oy`, or the zero row.
+#[inline(always)]
+unsafe fn row_ptr(input: *const f32, zeros: *const f32, g: &ConvGeometry, c: usize, oy: usize, ky: usize) -> *const f32 {
+    match g.in_y(oy, ky) {
+        Some(y) => input.add(y * g.in_w * c),
+        None => zeros,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn depthwise_rows(
-    input: *const f32,
-    zeros: *const f32,
-    g: &ConvGeometry,
-    w: &PackedDepthwise,
-    act: Act,
-    out: *mut f32,
-    y0: usize,
-    y1: usize,
-) {
-    let (c, k) = (w.c, g.k);
-    let nt = k * k;
+unsafe fn rows_k<const K: usize>(input: *const f32, zeros: *const f32, g: &ConvGeometry, w: &PackedDepthwise, act: Act, out: *mut f32, y0: usize, y1: usize) {
+    const PX: usize = 4;
+    let c = w.c;
+    let (lo, hi) = interior_cols(g);
+    for oy in y0..y1 {
+        let mut rows = [zeros; K];
+        for (ky, r) in rows.iter_mut().enumerate() {
+            *r = row_ptr(input, zeros, g, c, oy, ky);
+        }
+        let o = out.add(oy * g.out_w * c);
+        for ox in (0..lo).chain(hi..g.out_w) {
+            border_pixel(&rows, zeros, g, w, act, o.add(ox * c), ox);
+        }
+        let mut ox = lo;
+        while ox + PX <= hi {
+            interior::<K, PX>(&rows, g, w, act, o.add(ox * c), ox);
+            ox += PX;
+        }
+        while ox < hi {
+            interior::<K, 1>(&rows, g, w, act, o.add(ox * c), ox);
+            ox += 1;
+        }
+    }
+}
+
+/// P adjacent interior output pixels, all channels.
+#[inline(always)]
+unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &ConvGeometry, w: &PackedDepthwise, act: Act, o: *mut f32, ox: usize) {
+    let (c, s) = (w.c, g.stride);
+    let x0 = ox * s - g.pad_left;
+    let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
+    let mut ch = 0;
+    while ch + 8 <= c {
+        let b0 = F32x4::load(bias.add(ch));
+        let b1 = F32x4::load(bias.add(ch + 4));
+        let mut acc = [[b0, b1]; P];
+        for (ky, &row) in rows.iter().enumerate() {
+            for kx in 0..K {
+                let wp = wt.add((ky * K + kx) * c + ch);
+                let (w0, w1) = (F32x4::load(wp), F32x4::load(wp.add(4)));
+                let ip = row.add((x0 + kx) * c + ch);
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let q = ip.add(r * s * c);
+                    a[0] = a[0].add(F32x4::load(q).mul(w0));
+                    a[1] = a[1].add(F32x4::load(q.add(4)).mul(w1));
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            act.apply4(a[0]).store(o.add(r * c + ch));
+            act.apply4(a[1]).store(o.add(r * c + ch + 4));
+        }
+        ch += 8;
+    }
+    while ch + 4 <= c {
+        let mut acc = [F32x4::load(bias.add(ch)); P];
+        for (ky, &row) in rows.iter().enumerate() {
+            for kx in 0..K {
+                let wv = F32x4::load(wt.add((ky * K + kx) * c + ch));
+                let ip = row.add((x0 + kx) * c + ch);
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = a.add(F32x4::load(ip.add(r * s * c)).mul(wv));
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            act.apply4(*a).store(o.add(r * c + ch));
+        }
+        ch += 4;
+    }
+    while ch < c {
+        for r in 0..P {
+            let mut acc = *bias.add(ch);
+            for (ky, &row) in rows.iter().enumerate() {
+                for kx in 0..K {
+                    acc += *row.add((x0 + r * s + kx) * c + ch) * *wt.add((ky * K + kx) * c + ch);
+                }
+            }
+            *o.add(r * c + ch) = act.apply(acc);
+        }
+        ch += 1;
+    }
+}
+
+/// One output pixel near the left/right edge: per-tap pointers, padding columns read zeros.
+#[inline(never)]
+unsafe fn border_pixel<const K: usize>(rows: &[*const f32; K], zeros: *const f32, g: &ConvGeometry, w: &PackedDepthwise, act: Act, o: *mut f32, ox: usize) {
+    let c = w.c;
     let mut taps = [zeros; MAX_TAPS];
-    let wt = w.taps.as_ptr();
-    let bias = w.bias.as_ptr();
+    for (ky, &row) in rows.iter().enumerate() {
+        for kx in 0..K {
+            // A padding row is the zero row, which is long enough for any column.
+            taps[ky * K + kx] = match g.in_x(ox, kx) {
+                Some(x) => row.add(x * c),
+                None => zeros,
+            };
+        }
+    }
+    pixel(&taps[..K * K], w, act, o);
+}
+
+/// All channels of one output pixel from resolved tap pointers.
+#[inline(always)]
+unsafe fn pixel(taps: &[*const f32], w: &PackedDepthwise, act: Act, o: *mut f32) {
+    let c = w.c;
+    let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
+    let mut ch = 0;
+    while ch + 16 <= c {
+        let mut a = [F32x4::load(bias.add(ch)), F32x4::load(bias.add(ch + 4)), F32x4::load(bias.add(ch + 8)), F32x4::load(bias.add(ch + 12))];
+        for (t, &ip) in taps.iter().enumerate() {
+            let wp = wt.add(t * c + ch);
+            let ip = ip.add(ch);
+            for (j, aj) in a.iter_mut().enumerate() {
+                *aj = aj.add(F32x4::load(ip.add(4 * j)).mul(F32x4::load(wp.add(4 * j))));
+            }
+        }
+        for (j, aj) in a.iter().enumerate() {
+            act.apply4(*aj).store(o.add(ch + 4 * j));
+        }
+        ch += 16;
+    }
+    while ch + 4 <= c {
+        let mut a0 = F32x4::load(bias.add(ch));
+        for (t, &ip) in taps.iter().enumerate() {
+            a0 = a0.add(F32x4::load(ip.add(ch)).mul(F32x4::load(wt.add(t * c + ch))));
+        }
+        act.apply4(a0).store(o.add(ch));
+        ch += 4;
+    }
+    while ch < c {
+        let mut acc = *bias.add(ch);
+        for (t, &ip) in taps.iter().enumerate() {
+            acc += *ip.add(ch) * *wt.add(t * c + ch);
+        }
+        *o.add(ch) = act.apply(acc);
+        ch += 1;
+    }
+}
+
+/// Any kernel size: per-pixel tap pointers.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn rows_any(input: *const f32, zeros: *const f32, g: &ConvGeometry, w: &PackedDepthwise, act: Act, out: *mut f32, y0: usize, y1: usize) {
+    let (c, k) = (w.c, g.k);
+    let mut taps = [zeros; MAX_TAPS];
     for oy in y0..y1 {
         for ox in 0..g.out_w {
             for ky in 0..k {
@@ -107,43 +267,7 @@ unsafe fn depthwise_rows(
                     };
                 }
             }
-            let o = out.add((oy * g.out_w + ox) * c);
-            let mut ch = 0;
-            while ch + 16 <= c {
-                let mut a0 = F32x4::load(bias.add(ch));
-                let mut a1 = F32x4::load(bias.add(ch + 4));
-                let mut a2 = F32x4::load(bias.add(ch + 8));
-                let mut a3 = F32x4::load(bias.add(ch + 12));
-                for (t, &ip) in taps.iter().enumerate().take(nt) {
-                    let wp = wt.add(t * c + ch);
-                    let ip = ip.add(ch);
-                    a0 = a0.add(F32x4::load(ip).mul(F32x4::load(wp)));
-                    a1 = a1.add(F32x4::load(ip.add(4)).mul(F32x4::load(wp.add(4))));
-                    a2 = a2.add(F32x4::load(ip.add(8)).mul(F32x4::load(wp.add(8))));
-                    a3 = a3.add(F32x4::load(ip.add(12)).mul(F32x4::load(wp.add(12))));
-                }
-                act.apply4(a0).store(o.add(ch));
-                act.apply4(a1).store(o.add(ch + 4));
-                act.apply4(a2).store(o.add(ch + 8));
-                act.apply4(a3).store(o.add(ch + 12));
-                ch += 16;
-            }
-            while ch + 4 <= c {
-                let mut a0 = F32x4::load(bias.add(ch));
-                for (t, &ip) in taps.iter().enumerate().take(nt) {
-                    a0 = a0.add(F32x4::load(ip.add(ch)).mul(F32x4::load(wt.add(t * c + ch))));
-                }
-                act.apply4(a0).store(o.add(ch));
-                ch += 4;
-            }
-            while ch < c {
-                let mut acc = *bias.add(ch);
-                for (t, &ip) in taps.iter().enumerate().take(nt) {
-                    acc += *ip.add(ch) * *wt.add(t * c + ch);
-                }
-                *o.add(ch) = act.apply(acc);
-                ch += 1;
-            }
+            pixel(&taps[..k * k], w, act, out.add((oy * g.out_w + ox) * c));
         }
     }
 }
@@ -163,7 +287,7 @@ mod tests {
         let mut want = vec![0f32; g.out_h * g.out_w * c];
         depthwise_ref(&input, &g, c, &w, &b, act, &mut want);
         let mut got = vec![f32::NAN; want.len()];
-        depthwise(&Team::solo(), &input, &g, &PackedDepthwise::new(&w, &b, c, k), act, &vec![0.0; c], Out::new(&mut got));
+        depthwise(&Team::solo(), &input, &g, &PackedDepthwise::new(&w, &b, c, k), act, &vec![0.0; zeros_len(&g, c)], Out::new(&mut got));
         for (i, (x, y)) in got.iter().zip(&want).enumerate() {
             assert_eq!(x.to_bits(), y.to_bits(), "{h}x{w_}x{c} k{k} s{s} {pad:?} at {i}: {x} vs {y}");
         }
@@ -172,8 +296,8 @@ mod tests {
     #[test]
     fn fast_equals_reference() {
         for pad in [Padding::Symmetric, Padding::TfSame] {
-            for &(h, w, c) in &[(1, 1, 1), (2, 3, 5), (7, 7, 16), (9, 6, 21), (15, 15, 36), (14, 14, 67)] {
-                for k in [3, 5] {
+            for &(h, w, c) in &[(1, 1, 1), (2, 3, 5), (7, 7, 16), (9, 6, 21), (15, 15, 36), (14, 14, 67), (3, 12, 8), (12, 3, 12)] {
+                for k in [1, 3, 5, 7] {
                     for s in [1, 2] {
                         check(h, w, c, k, s, pad, Act::HardSwish);
                     }

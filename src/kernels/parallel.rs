@@ -7,11 +7,18 @@
 //! so results are bit-identical for any thread count.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::sync::{Condvar, Mutex};
 
-/// Spins before a waiting thread blocks (keeps a descheduled team mate from burning a core).
-const SPIN_LIMIT: u32 = 1 << 16;
+/// Spins before a waiting thread blocks. Waking a blocked thread costs tens of microseconds,
+/// often more than the imbalance between members at a stage end, so members spin for a few
+/// hundred microseconds (a forward pass has ~70 stages) and only block when a mate is really
+/// descheduled. wasm has no pause instruction, so its iterations are shorter.
+const SPIN_LIMIT: u32 = if cfg!(target_family = "wasm") { 1 << 18 } else { 1 << 16 };
+
+/// Set while a team runs. Two teams sharing pool threads could each wait at a barrier for a
+/// thread busy in the other, so a forward pass that finds a team running goes solo instead.
+static TEAM_ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// State shared by the members of one team.
 pub struct TeamSync {
@@ -107,14 +114,22 @@ impl<'a> Team<'a> {
     }
 }
 
-/// Run `f` on every thread of the current rayon pool as one team (or alone when the pool has a
-/// single thread, or when called from inside the pool, where a nested team could deadlock).
+/// Run `f` on every thread of the current rayon pool as one team (called from inside or
+/// outside the pool), or alone on the calling thread when the pool has one thread or another
+/// team is running.
 pub fn with_team(f: impl Fn(&Team) + Sync) {
     let threads = rayon::current_num_threads();
-    if threads <= 1 || rayon::current_thread_index().is_some() {
+    if threads <= 1 || TEAM_ACTIVE.compare_exchange(false, true, Acquire, Relaxed).is_err() {
         f(&Team::solo());
         return;
     }
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            TEAM_ACTIVE.store(false, Release);
+        }
+    }
+    let _done = Done;
     let sync = TeamSync::new(threads);
     rayon::broadcast(|ctx| f(&Team::member(ctx.index(), &sync)));
 }
@@ -173,6 +188,28 @@ mod tests {
         let expected: Vec<usize> = (0..40).map(|t| (0..200).filter(|s| t < s % 7 + (s % 3) * 11).count()).collect();
         let got: Vec<usize> = counts.iter().map(|c| c.load(Relaxed)).collect();
         assert_eq!(got, expected);
+    }
+
+    /// Forward passes started from several pool threads at once must neither deadlock nor
+    /// run a task twice.
+    #[cfg(not(target_family = "wasm"))]
+    #[test]
+    fn concurrent_teams_from_inside_the_pool() {
+        use rayon::prelude::*;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let total = AtomicUsize::new(0);
+        pool.install(|| {
+            (0..24).into_par_iter().for_each(|_| {
+                with_team(|team| {
+                    for _ in 0..50 {
+                        team.stage(5, |_| {
+                            total.fetch_add(1, Relaxed);
+                        });
+                    }
+                })
+            })
+        });
+        assert_eq!(total.load(Relaxed), 24 * 50 * 5);
     }
 
     #[test]

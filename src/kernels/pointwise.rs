@@ -76,6 +76,16 @@ impl PackedPointwise {
         self.n.div_ceil(NR)
     }
 
+    /// Start of panel `p` (k rows of NR weights).
+    pub(crate) fn panel_ptr(&self, p: usize) -> *const f32 {
+        self.panels[p * self.k * NR..].as_ptr()
+    }
+
+    /// Bias of panel `p` (NR values, zero-padded).
+    pub(crate) fn bias_ptr(&self, p: usize) -> *const f32 {
+        self.bias[p * NR..].as_ptr()
+    }
+
     /// Bytes held (for memory reporting).
     pub fn bytes(&self) -> usize {
         (self.panels.len() + self.bias.len()) * 4
@@ -164,7 +174,7 @@ unsafe fn gemv(a: *const f32, w: &PackedPointwise, act: Act, residual: Option<*c
 
 /// Activation, residual and store of one row of 8 accumulated outputs (`cols` valid).
 #[inline(always)]
-unsafe fn store_row(v: &[F32x4; 2], act: Act, residual: Option<*const f32>, o: *mut f32, cols: usize) {
+pub(crate) unsafe fn store_row(v: &[F32x4; 2], act: Act, residual: Option<*const f32>, o: *mut f32, cols: usize) {
     let mut v0 = act.apply4(v[0]);
     let mut v1 = act.apply4(v[1]);
     if cols == NR {
@@ -187,8 +197,9 @@ unsafe fn store_row(v: &[F32x4; 2], act: Act, residual: Option<*const f32>, o: *
     }
 }
 
+/// Dispatch to a copy of the row-block loop specialized for the activation and the residual,
+/// so the per-tile epilogue has no branches.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
 unsafe fn gemm_block(
     a: *const f32,
     k: usize,
@@ -202,20 +213,61 @@ unsafe fn gemm_block(
     p0: usize,
     p1: usize,
 ) {
-    for p in p0..p1 {
-        let panel = w.panels.as_ptr().add(p * k * NR);
-        let bias = w.bias.as_ptr().add(p * NR);
-        let n0 = p * NR;
-        let cols = (n - n0).min(NR);
-        let mut i = m0;
-        while i + MR <= m1 {
-            micro::<MR>(a.add(i * k), k, panel, bias, act, residual.map(|r| r.add(i * n + n0)), out.add(i * n + n0), n, cols);
-            i += MR;
+    macro_rules! go {
+        ($a:expr) => {
+            match residual {
+                Some(r) => gemm_block_t::<{ $a.code() }, true>(a, k, w, r, out, n, m0, m1, p0, p1),
+                None => gemm_block_t::<{ $a.code() }, false>(a, k, w, core::ptr::null(), out, n, m0, m1, p0, p1),
+            }
+        };
+    }
+    match act {
+        Act::Identity => go!(Act::Identity),
+        Act::Relu => go!(Act::Relu),
+        Act::HardSwish => go!(Act::HardSwish),
+        Act::HardSigmoid => go!(Act::HardSigmoid),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn gemm_block_t<const A: u8, const RES: bool>(
+    a: *const f32,
+    k: usize,
+    w: &PackedPointwise,
+    residual: *const f32,
+    out: *mut f32,
+    n: usize,
+    m0: usize,
+    m1: usize,
+    p0: usize,
+    p1: usize,
+) {
+    let act = Act::from_code(A);
+    let res = |off: usize| if RES { Some(residual.add(off)) } else { None };
+    // Row blocks whose A rows fit in L1 (~32 KiB): each block is swept panel by panel, so a
+    // panel is reused by every row of the block and each output row is completed while its
+    // cache lines are still near (whole lines written, not one half per panel pass).
+    let block = ((8192 / k.max(1)) / MR * MR).clamp(MR, 256);
+    let mut b0 = m0;
+    while b0 < m1 {
+        let b1 = (b0 + block).min(m1);
+        for p in p0..p1 {
+            let panel = w.panels.as_ptr().add(p * k * NR);
+            let bias = w.bias.as_ptr().add(p * NR);
+            let n0 = p * NR;
+            let cols = (n - n0).min(NR);
+            let mut i = b0;
+            while i + MR <= b1 {
+                micro::<MR>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
+                i += MR;
+            }
+            while i < b1 {
+                micro::<1>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
+                i += 1;
+            }
         }
-        while i < m1 {
-            micro::<1>(a.add(i * k), k, panel, bias, act, residual.map(|r| r.add(i * n + n0)), out.add(i * n + n0), n, cols);
-            i += 1;
-        }
+        b0 = b1;
     }
 }
 

@@ -1,8 +1,8 @@
 //! The assembled network: folded, packed layers in execution order, and the forward pass over a
 //! reusable scratch arena (no allocation once the arena is sized for an input size).
 
-use crate::kernels::conv2d::conv2d;
-use crate::kernels::depthwise::{depthwise, PackedDepthwise};
+use crate::kernels::conv2d::{conv2d, padded_len};
+use crate::kernels::depthwise::{depthwise, zeros_len, PackedDepthwise};
 use crate::kernels::parallel::{with_team, Out, Team};
 use crate::kernels::pointwise::{pointwise, PackedPointwise};
 use crate::kernels::squeeze_excite::{channel_mean, SqueezeExcite};
@@ -135,12 +135,13 @@ impl Network {
         let g = ConvGeometry::new(h, w, 3, 2, pad);
         let (mut ch, mut cw) = (g.out_h, g.out_w);
         let mut io = ch * cw * self.spec.stem_chs;
-        let (mut exp, mut dw, mut se) = (0, 0, 0);
+        let (mut exp, mut dw, mut se, mut zeros) = (0, 0, 0, 0);
         for b in &self.blocks {
             let s = &b.spec;
             exp = exp.max(ch * cw * s.mid_chs);
             if s.kind != BlockKind::ConvBnAct {
                 let g = ConvGeometry::new(ch, cw, s.kernel, s.stride, pad);
+                zeros = zeros.max(zeros_len(&g, s.mid_chs));
                 (ch, cw) = (g.out_h, g.out_w);
                 dw = dw.max(ch * cw * s.mid_chs);
                 if let Some(se_spec) = &s.se {
@@ -157,8 +158,8 @@ impl Network {
         grow(&mut scratch.pooled, self.spec.num_features);
         grow(&mut scratch.embedding, self.spec.head_chs);
         grow(&mut scratch.logits, self.spec.num_classes);
-        grow(&mut scratch.cols, g.out_h * g.out_w * 27);
-        grow(&mut scratch.zeros, self.blocks.iter().map(|b| b.spec.mid_chs).max().unwrap_or(0));
+        grow(&mut scratch.cols, padded_len(&g, 3));
+        grow(&mut scratch.zeros, zeros);
         scratch.size = (h, w);
     }
 

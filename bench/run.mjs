@@ -22,7 +22,8 @@
 //   --chromium PATH     browser binary (default $CHROMIUM or /usr/bin/chromium)
 //   --verbose           echo the page's console
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,6 +149,23 @@ function describe(bin, arch) {
   return JSON.parse(r.stdout);
 }
 
+/** Cores kept busy by other processes, sampled from /proc/stat over `ms` while we are idle. */
+async function otherLoad(ms = 2000) {
+  const read = () => {
+    const l = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = l[3] + (l[4] || 0);
+    return { idle, total: l.reduce((a, b) => a + b, 0) };
+  };
+  try {
+    const a = read();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = read();
+    return (1 - (b.idle - a.idle) / (b.total - a.total)) * cpus().length;
+  } catch {
+    return null;
+  }
+}
+
 function machine() {
   const info = readFileSync('/proc/cpuinfo', 'utf8');
   const model = (info.match(/model name\s*:\s*(.*)/) || [])[1] || cpus()[0]?.model || 'unknown';
@@ -188,10 +206,18 @@ async function main() {
   if (!existsSync(join(ROOT, 'js', 'wasm', 'single', 'mobilenetv3_bg.wasm')) || !existsSync(join(ROOT, 'js', 'wasm', 'threaded', 'mobilenetv3_bg.wasm'))) {
     die('js/wasm/{single,threaded} missing: run ./build.sh bench (or ./build.sh wasm first)');
   }
+  // Serve a snapshot of the wasm builds: a rebuild of js/wasm during the run (the tree is shared)
+  // must not give the contenders different engines.
+  const WASM_SNAP = join(CACHE, 'wasm');
+  rmSync(WASM_SNAP, { recursive: true, force: true });
+  mkdirSync(CACHE, { recursive: true });
+  cpSync(join(ROOT, 'js', 'wasm'), WASM_SNAP, { recursive: true, preserveTimestamps: true });
   if (!existsSync(o.chromium)) die(`no browser at ${o.chromium}: install Debian's chromium (./build.sh setup, or apt-get install chromium) or pass --chromium PATH`);
   if (!existsSync(o.photo)) die(`photo ${o.photo} not found (pass --photo FILE, a real photo; ../shared/photos/koala.jpg by default)`);
   const ref = ensureExports(o);
   const bin = ensureNative();
+  const busyBefore = await otherLoad();
+  log(`[bench] other load before the run: ${busyBefore == null ? '?' : busyBefore.toFixed(2)} of ${cpus().length} cores busy`);
   if (!bin) log('[bench] no native build: TF.js (needs the layer list) and the native comparison are skipped');
 
   // Models
@@ -237,7 +263,7 @@ async function main() {
   // Server + browser
   const srv = await startServer({
     '/bench/': join(ROOT, 'bench'),
-    '/js/wasm/': join(ROOT, 'js', 'wasm'),
+    '/js/wasm/': WASM_SNAP,
     '/node_modules/onnxruntime-web/dist/': join(ROOT, 'node_modules', 'onnxruntime-web', 'dist'),
     '/node_modules/@tensorflow/': join(ROOT, 'node_modules', '@tensorflow'),
     '/shared/': o.shared,
@@ -361,6 +387,10 @@ async function main() {
     await srv.close();
   }
 
+  const busyAfter = await otherLoad();
+  log(`[bench] other load after the browser run: ${busyAfter == null ? '?' : busyAfter.toFixed(2)} of ${cpus().length} cores busy`);
+  results.otherLoad = { before: busyBefore, after: busyAfter };
+
   // Native
   if (o.native && bin) {
     log('\n[bench] native, 1 thread: mobilenetv3 bench vs onnxruntime (PyPI) CPU');
@@ -386,6 +416,15 @@ async function main() {
   results.loadavg = { before: load0, after: loadavg() };
   results.command = `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
   results.git = run('git', ['rev-parse', '--short', 'HEAD']).stdout.trim();
+  const sha = (p) => {
+    try {
+      const h = createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 12);
+      return `sha256 ${h}, built ${statSync(p).mtime.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  results.wasm = { single: sha(join(WASM_SNAP, 'single/mobilenetv3_bg.wasm')), threaded: sha(join(WASM_SNAP, 'threaded/mobilenetv3_bg.wasm')) };
   results.gitDirty = run('git', ['status', '--porcelain', '--', 'src', 'Cargo.toml', 'Cargo.lock']).stdout.trim() !== '';
   const md = report(results);
   process.stdout.write(`\n${md}\n`);
@@ -419,7 +458,41 @@ function report(r) {
   L.push(`- Command: \`${r.command}\` (${o.warmup} warm-up + ${o.iters} timed runs per contender${o.rounds > 1 ? `, ${o.rounds} rounds pooled` : ''})`);
   L.push(`- Machine: ${r.machine.cpu}, ${r.machine.cores} cores${r.machine.mhz ? ` (${Math.round(r.machine.mhz)} MHz nominal)` : ''}, ${r.machine.isa.join(' ')}, ${r.machine.memGiB} GiB`);
   L.push(`- Browser: Chromium ${r.browser.version} headless (Debian), crossOriginIsolated=${r.browser.crossOriginIsolated}, hardwareConcurrency=${r.browser.hardwareConcurrency}; Node ${r.node}`);
-  L.push(`- Load average before / after: ${r.loadavg.before.map((x) => x.toFixed(2)).join(' ')} / ${r.loadavg.after.map((x) => x.toFixed(2)).join(' ')}`);
+  L.push(`- Load average before / after: ${r.loadavg.before.map((x) => x.toFixed(2)).join(' ')} / ${r.loadavg.after.map((x) => x.toFixed(2)).join(' ')}; ` +
+    `cores busy with other processes (2 s of /proc/stat while idle) before / after the browser run: ${f(r.otherLoad.before)} / ${f(r.otherLoad.after)}`);
+  L.push(`- wasm: js/wasm/single ${r.wasm.single}, js/wasm/threaded ${r.wasm.threaded}`);
+  L.push('');
+  const rf = r.roofline;
+  const contended = (r.otherLoad.before > 0.25 || r.otherLoad.after > 0.25) ||
+    (rf && rf.passes.some((p) => p[2].median < 0.9 * p[2].max));
+  if (contended) {
+    L.push('> **Noisy machine**: other processes were using the CPU during this run (see the busy cores above, and the 2-worker roofline, ' +
+      'whose median chunk falls well below its best). Single-thread numbers are roughly usable; 2-thread numbers (ours and the peers\' — ' +
+      'every engine that synchronizes its threads suffers when one core is taken) are not. Rerun on a quiet machine.');
+    L.push('');
+  }
+  L.push('## Summary');
+  L.push('');
+  L.push('| model | ours / ORT Web, 1 thread | 2 threads | ours / TF.js, 1 thread | 2 threads | ours 2-thread speedup | ours % of SIMD128 peak, 1 thread (2 threads) | pointwise % of peak, 1 thread |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [name, mr] of Object.entries(r.models)) {
+    const c = mr.contenders;
+    const med = (id) => (c[id] && c[id].stats ? c[id].stats.median : null);
+    const ratio = (a, b) => (med(a) && med(b) ? f(med(a) / med(b)) : '—');
+    const macs = c['ours-1'] && c['ours-1'].info ? c['ours-1'].info.macs : null;
+    const pct = (id, peak) => (macs && med(id) && peak ? `${f((100 * macs) / med(id) / 1e6 / peak, 0)}%` : '—');
+    const p = mr.profile['ours-1'];
+    let pw = '—';
+    if (p && rf) {
+      const ls = p.layers.filter((l) => l.kind === 'pointwise');
+      const scale = med('ours-1') ? med('ours-1') / p.total : 1;
+      const ms = ls.reduce((a, l) => a + l.ms, 0) * scale;
+      pw = `${f((100 * ls.reduce((a, l) => a + l.macs, 0)) / ms / 1e6 / rf[1].max, 0)}%`;
+    }
+    L.push(`| ${name} | ${ratio('ours-1', 'ort-1')} | ${ratio('ours-2', 'ort-2')} | ${ratio('ours-1', 'tfjs-1')} | ${ratio('ours-2', 'tfjs-2')} | ` +
+      `${ratio('ours-1', 'ours-2')} | ${pct('ours-1', rf && rf[1].max)} (${pct('ours-2', rf && rf[2].max)}) | ${pw} |`);
+  }
+  L.push('| **target** | ≤ 0.75 | ≤ 0.75 | ≤ 0.90 | ≤ 0.90 | ≥ 1.8 | ≥ 50% | ≥ 70% |');
   L.push('');
   for (const [name, mr] of Object.entries(r.models)) {
     const c = mr.contenders;

@@ -99,6 +99,11 @@ impl Classifier {
         self.forward(&input, size)
     }
 
+    /// Threads that ran the last forward pass.
+    pub fn last_team_size(&self) -> usize {
+        self.scratch.team_size
+    }
+
     /// Bytes of packed weights plus the activation arena.
     pub fn memory_bytes(&self) -> usize {
         self.network.param_bytes() + self.scratch.bytes()

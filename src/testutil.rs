@@ -49,3 +49,36 @@ impl Lcg {
         (0..n).map(|_| self.next(-scale, scale)).collect()
     }
 }
+
+/// Run `f` as a team of exactly `threads` (alone on wasm, which has no threads in tests).
+/// Only one team runs at a time per process, so this waits for other tests' teams.
+pub fn run_with_threads(threads: usize, f: impl Fn(&crate::kernels::parallel::Team) + Sync) {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+        // A solo run (when another team was active) must not count: retry until the team forms.
+        for _ in 0..10_000 {
+            let formed = std::sync::atomic::AtomicBool::new(false);
+            pool.install(|| {
+                crate::kernels::parallel::with_team(|team| {
+                    if team.size == threads {
+                        formed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        f(team);
+                    } else {
+                        // Stand-in: do nothing, try again.
+                    }
+                })
+            });
+            if formed.into_inner() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        panic!("could not form a team of {threads} threads");
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        let _ = threads;
+        f(&crate::kernels::parallel::Team::solo());
+    }
+}

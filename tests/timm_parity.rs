@@ -51,7 +51,16 @@ fn results_do_not_depend_on_thread_count() {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let mut clf = Classifier::new(&weights, ModelConfig::for_architecture(arch).unwrap()).unwrap();
-        pool.install(|| clf.forward(&input, 224).unwrap())
+        // Only one team runs at a time per process (another test may hold it): retry until
+        // this pass really ran on `threads` threads.
+        for _ in 0..2000 {
+            let p = pool.install(|| clf.forward(&input, 224).unwrap());
+            if clf.last_team_size() == threads {
+                return p;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        panic!("no forward pass ran on {threads} threads");
     };
     let one = run(1);
     for t in [2, 3, 8] {

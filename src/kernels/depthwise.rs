@@ -78,17 +78,26 @@ pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwi
     assert!(out.len >= g.out_h * g.out_w * c, "depthwise: output too short");
     assert!(zeros.len() >= zeros_len(g, c), "depthwise: zero row too short");
     debug_assert!(zeros.iter().all(|&z| z == 0.0), "depthwise: zero row is not zero");
-    let rows_per_task = chunk_size(g.out_h, team.size * 3, 1);
-    team.stage(g.out_h.div_ceil(rows_per_task), |t| {
-        let y0 = t * rows_per_task;
+    // Tasks: row bands, and channel groups too when there are few rows (14x14, 7x7 layers),
+    // so every member gets several similar tasks.
+    let want = if team.size == 1 { 1 } else { team.size * 4 };
+    let rows_per_task = chunk_size(g.out_h, want, 1);
+    let row_tasks = g.out_h.div_ceil(rows_per_task);
+    let chans_per_task = chunk_size(c, want.div_ceil(row_tasks), 8);
+    let chan_tasks = c.div_ceil(chans_per_task);
+    team.stage(row_tasks * chan_tasks, |t| {
+        let (rt, ct) = (t / chan_tasks, t % chan_tasks);
+        let y0 = rt * rows_per_task;
         let y1 = (y0 + rows_per_task).min(g.out_h);
-        // SAFETY: each task writes output rows [y0, y1) only; every tap pointer is inside
-        // `input` (checked by the geometry) or inside the zero row.
+        let c0 = ct * chans_per_task;
+        let cs = (c0, (c0 + chans_per_task).min(c));
+        // SAFETY: each task writes output rows [y0, y1) x channels [c0, c1) only; every tap
+        // pointer is inside `input` (checked by the geometry) or inside the zero row.
         unsafe {
             match g.k {
-                3 => rows_k::<3>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1),
-                5 => rows_k::<5>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1),
-                _ => rows_any(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1),
+                3 => rows_k::<3>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
+                5 => rows_k::<5>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
+                _ => rows_any(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
             }
         }
     });
@@ -112,7 +121,17 @@ unsafe fn row_ptr(input: *const f32, zeros: *const f32, g: &ConvGeometry, c: usi
 
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn rows_k<const K: usize>(input: *const f32, zeros: *const f32, g: &ConvGeometry, w: &PackedDepthwise, act: Act, out: *mut f32, y0: usize, y1: usize) {
+unsafe fn rows_k<const K: usize>(
+    input: *const f32,
+    zeros: *const f32,
+    g: &ConvGeometry,
+    w: &PackedDepthwise,
+    act: Act,
+    out: *mut f32,
+    y0: usize,
+    y1: usize,
+    cs: (usize, usize),
+) {
     const PX: usize = 4;
     let c = w.c;
     let (lo, hi) = interior_cols(g);
@@ -123,28 +142,28 @@ unsafe fn rows_k<const K: usize>(input: *const f32, zeros: *const f32, g: &ConvG
         }
         let o = out.add(oy * g.out_w * c);
         for ox in (0..lo).chain(hi..g.out_w) {
-            border_pixel(&rows, zeros, g, w, act, o.add(ox * c), ox);
+            border_pixel(&rows, zeros, g, w, act, o.add(ox * c), ox, cs);
         }
         let mut ox = lo;
         while ox + PX <= hi {
-            interior::<K, PX>(&rows, g, w, act, o.add(ox * c), ox);
+            interior::<K, PX>(&rows, g, w, act, o.add(ox * c), ox, cs);
             ox += PX;
         }
         while ox < hi {
-            interior::<K, 1>(&rows, g, w, act, o.add(ox * c), ox);
+            interior::<K, 1>(&rows, g, w, act, o.add(ox * c), ox, cs);
             ox += 1;
         }
     }
 }
 
-/// P adjacent interior output pixels, all channels.
+/// P adjacent interior output pixels, channels [cs.0, cs.1).
 #[inline(always)]
-unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &ConvGeometry, w: &PackedDepthwise, act: Act, o: *mut f32, ox: usize) {
+unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &ConvGeometry, w: &PackedDepthwise, act: Act, o: *mut f32, ox: usize, cs: (usize, usize)) {
     let (c, s) = (w.c, g.stride);
     let x0 = ox * s - g.pad_left;
     let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
-    let mut ch = 0;
-    while ch + 8 <= c {
+    let (mut ch, c_end) = cs;
+    while ch + 8 <= c_end {
         let b0 = F32x4::load(bias.add(ch));
         let b1 = F32x4::load(bias.add(ch + 4));
         let mut acc = [[b0, b1]; P];
@@ -166,7 +185,7 @@ unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &C
         }
         ch += 8;
     }
-    while ch + 4 <= c {
+    while ch + 4 <= c_end {
         let mut acc = [F32x4::load(bias.add(ch)); P];
         for (ky, &row) in rows.iter().enumerate() {
             for kx in 0..K {
@@ -182,7 +201,7 @@ unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &C
         }
         ch += 4;
     }
-    while ch < c {
+    while ch < c_end {
         for r in 0..P {
             let mut acc = *bias.add(ch);
             for (ky, &row) in rows.iter().enumerate() {
@@ -198,7 +217,16 @@ unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &C
 
 /// One output pixel near the left/right edge: per-tap pointers, padding columns read zeros.
 #[inline(never)]
-unsafe fn border_pixel<const K: usize>(rows: &[*const f32; K], zeros: *const f32, g: &ConvGeometry, w: &PackedDepthwise, act: Act, o: *mut f32, ox: usize) {
+unsafe fn border_pixel<const K: usize>(
+    rows: &[*const f32; K],
+    zeros: *const f32,
+    g: &ConvGeometry,
+    w: &PackedDepthwise,
+    act: Act,
+    o: *mut f32,
+    ox: usize,
+    cs: (usize, usize),
+) {
     let c = w.c;
     let mut taps = [zeros; MAX_TAPS];
     for (ky, &row) in rows.iter().enumerate() {
@@ -210,16 +238,16 @@ unsafe fn border_pixel<const K: usize>(rows: &[*const f32; K], zeros: *const f32
             };
         }
     }
-    pixel(&taps[..K * K], w, act, o);
+    pixel(&taps[..K * K], w, act, o, cs);
 }
 
-/// All channels of one output pixel from resolved tap pointers.
+/// Channels [cs.0, cs.1) of one output pixel from resolved tap pointers.
 #[inline(always)]
-unsafe fn pixel(taps: &[*const f32], w: &PackedDepthwise, act: Act, o: *mut f32) {
+unsafe fn pixel(taps: &[*const f32], w: &PackedDepthwise, act: Act, o: *mut f32, cs: (usize, usize)) {
     let c = w.c;
     let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
-    let mut ch = 0;
-    while ch + 16 <= c {
+    let (mut ch, c_end) = cs;
+    while ch + 16 <= c_end {
         let mut a = [F32x4::load(bias.add(ch)), F32x4::load(bias.add(ch + 4)), F32x4::load(bias.add(ch + 8)), F32x4::load(bias.add(ch + 12))];
         for (t, &ip) in taps.iter().enumerate() {
             let wp = wt.add(t * c + ch);
@@ -233,7 +261,7 @@ unsafe fn pixel(taps: &[*const f32], w: &PackedDepthwise, act: Act, o: *mut f32)
         }
         ch += 16;
     }
-    while ch + 4 <= c {
+    while ch + 4 <= c_end {
         let mut a0 = F32x4::load(bias.add(ch));
         for (t, &ip) in taps.iter().enumerate() {
             a0 = a0.add(F32x4::load(ip.add(ch)).mul(F32x4::load(wt.add(t * c + ch))));
@@ -241,7 +269,7 @@ unsafe fn pixel(taps: &[*const f32], w: &PackedDepthwise, act: Act, o: *mut f32)
         act.apply4(a0).store(o.add(ch));
         ch += 4;
     }
-    while ch < c {
+    while ch < c_end {
         let mut acc = *bias.add(ch);
         for (t, &ip) in taps.iter().enumerate() {
             acc += *ip.add(ch) * *wt.add(t * c + ch);
@@ -254,7 +282,17 @@ unsafe fn pixel(taps: &[*const f32], w: &PackedDepthwise, act: Act, o: *mut f32)
 /// Any kernel size: per-pixel tap pointers.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn rows_any(input: *const f32, zeros: *const f32, g: &ConvGeometry, w: &PackedDepthwise, act: Act, out: *mut f32, y0: usize, y1: usize) {
+unsafe fn rows_any(
+    input: *const f32,
+    zeros: *const f32,
+    g: &ConvGeometry,
+    w: &PackedDepthwise,
+    act: Act,
+    out: *mut f32,
+    y0: usize,
+    y1: usize,
+    cs: (usize, usize),
+) {
     let (c, k) = (w.c, g.k);
     let mut taps = [zeros; MAX_TAPS];
     for oy in y0..y1 {
@@ -267,7 +305,7 @@ unsafe fn rows_any(input: *const f32, zeros: *const f32, g: &ConvGeometry, w: &P
                     };
                 }
             }
-            pixel(&taps[..k * k], w, act, out.add((oy * g.out_w + ox) * c));
+            pixel(&taps[..k * k], w, act, out.add((oy * g.out_w + ox) * c), cs);
         }
     }
 }
@@ -276,8 +314,9 @@ unsafe fn rows_any(input: *const f32, zeros: *const f32, g: &ConvGeometry, w: &P
 mod tests {
     use super::super::geometry::Padding;
     use super::*;
-    use crate::testutil::Lcg;
+    use crate::testutil::{run_with_threads, Lcg};
 
+    /// Fast path (1 and 3 threads, so channel-split tasks are exercised) vs reference.
     fn check(h: usize, w_: usize, c: usize, k: usize, s: usize, pad: Padding, act: Act) {
         let g = ConvGeometry::new(h, w_, k, s, pad);
         let mut rng = Lcg::new((h * 31 + w_ * 7 + c * 3 + k + s) as u64);
@@ -286,10 +325,15 @@ mod tests {
         let b = rng.vec(c, 0.5);
         let mut want = vec![0f32; g.out_h * g.out_w * c];
         depthwise_ref(&input, &g, c, &w, &b, act, &mut want);
-        let mut got = vec![f32::NAN; want.len()];
-        depthwise(&Team::solo(), &input, &g, &PackedDepthwise::new(&w, &b, c, k), act, &vec![0.0; zeros_len(&g, c)], Out::new(&mut got));
-        for (i, (x, y)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(x.to_bits(), y.to_bits(), "{h}x{w_}x{c} k{k} s{s} {pad:?} at {i}: {x} vs {y}");
+        let packed = PackedDepthwise::new(&w, &b, c, k);
+        let zeros = vec![0.0; zeros_len(&g, c)];
+        for threads in [1, 3] {
+            let mut got = vec![f32::NAN; want.len()];
+            let o = Out::new(&mut got);
+            run_with_threads(threads, |team| depthwise(team, &input, &g, &packed, act, &zeros, o));
+            for (i, (x, y)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(x.to_bits(), y.to_bits(), "{h}x{w_}x{c} k{k} s{s} {pad:?} threads {threads} at {i}: {x} vs {y}");
+            }
         }
     }
 
@@ -305,6 +349,7 @@ mod tests {
             }
         }
         check(8, 8, 24, 3, 1, Padding::Symmetric, Act::Relu);
+        check(7, 7, 960, 5, 1, Padding::Symmetric, Act::HardSwish);
         check(8, 8, 24, 3, 2, Padding::TfSame, Act::Identity);
     }
 }

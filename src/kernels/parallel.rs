@@ -116,12 +116,12 @@ impl<'a> Team<'a> {
 
 /// Run `f` on every thread of the current rayon pool as one team (called from inside or
 /// outside the pool), or alone on the calling thread when the pool has one thread or another
-/// team is running.
-pub fn with_team(f: impl Fn(&Team) + Sync) {
+/// team is running. Returns the team size used.
+pub fn with_team(f: impl Fn(&Team) + Sync) -> usize {
     let threads = rayon::current_num_threads();
     if threads <= 1 || TEAM_ACTIVE.compare_exchange(false, true, Acquire, Relaxed).is_err() {
         f(&Team::solo());
-        return;
+        return 1;
     }
     struct Done;
     impl Drop for Done {
@@ -132,6 +132,7 @@ pub fn with_team(f: impl Fn(&Team) + Sync) {
     let _done = Done;
     let sync = TeamSync::new(threads);
     rayon::broadcast(|ctx| f(&Team::member(ctx.index(), &sync)));
+    threads
 }
 
 /// A raw output buffer that team members write disjoint parts of.
@@ -173,17 +174,14 @@ mod tests {
     #[cfg(not(target_family = "wasm"))]
     #[test]
     fn every_task_runs_once_per_stage() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
         let counts: Vec<AtomicUsize> = (0..40).map(|_| AtomicUsize::new(0)).collect();
-        pool.install(|| {
-            with_team(|team| {
-                for stage in 0..200 {
-                    let n = stage % 7 + (stage % 3) * 11;
-                    team.stage(n, |t| {
-                        counts[t].fetch_add(1, Relaxed);
-                    });
-                }
-            })
+        crate::testutil::run_with_threads(3, |team| {
+            for stage in 0..200 {
+                let n = stage % 7 + (stage % 3) * 11;
+                team.stage(n, |t| {
+                    counts[t].fetch_add(1, Relaxed);
+                });
+            }
         });
         let expected: Vec<usize> = (0..40).map(|t| (0..200).filter(|s| t < s % 7 + (s % 3) * 11).count()).collect();
         let got: Vec<usize> = counts.iter().map(|c| c.load(Relaxed)).collect();
@@ -206,7 +204,7 @@ mod tests {
                             total.fetch_add(1, Relaxed);
                         });
                     }
-                })
+                });
             })
         });
         assert_eq!(total.load(Relaxed), 24 * 50 * 5);

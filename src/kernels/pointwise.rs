@@ -344,10 +344,9 @@ mod tests {
             let (a, w, b) = (g.vec(m * k, 1.0), g.vec(n * k, 1.0), g.vec(n, 1.0));
             let packed = PackedPointwise::new(&w, &b, k, n);
             let run = |t: usize| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
                 let mut out = vec![0f32; m * n];
                 let o = Out::new(&mut out);
-                pool.install(|| crate::kernels::parallel::with_team(|team| pointwise(team, &a, m, &packed, Act::HardSwish, None, o)));
+                crate::testutil::run_with_threads(t, |team| pointwise(team, &a, m, &packed, Act::HardSwish, None, o));
                 out
             };
             let one = run(1);

@@ -82,6 +82,8 @@ pub struct Scratch {
     zeros: Vec<f32>,
     pub embedding: Vec<f32>,
     pub logits: Vec<f32>,
+    /// Threads that ran the last forward pass (1 when it ran alone).
+    pub team_size: usize,
 }
 
 /// The arena as raw buffers that every team member may use: within a stage each buffer is
@@ -187,7 +189,7 @@ impl Network {
             logits: Out::new(&mut scratch.logits),
         };
         let on_op = Mutex::new(on_op);
-        with_team(|team| {
+        scratch.team_size = with_team(|team| {
             let mut report = |ev: OpEvent| {
                 if team.index == 0 {
                     (on_op.lock().unwrap_or_else(|e| e.into_inner()))(ev);

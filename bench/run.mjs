@@ -616,6 +616,22 @@ function report(r) {
       `(2-core / 1-core = ${f(r.roofline[2].max / r.roofline[1].max)}).`);
     L.push('');
   }
+  L.push('## Notes');
+  L.push('');
+  L.push('- "ours, single build" is what the npm package runs with `threads: 1` (or without cross-origin isolation); the threaded build runs rayon ' +
+    "workers started by `initThreadPool(n)`; `'auto'` is the package's default, min(hardwareConcurrency, 4). 1-thread ratios use the single build, " +
+    '2-thread ratios the threaded build with 2 threads.');
+  L.push('- ONNX Runtime Web: `ort.wasm.min.mjs`, `executionProviders: [\'wasm\']`, `graphOptimizationLevel: \'all\'`, `env.wasm.simd = true`, ' +
+    '`env.wasm.numThreads` = 1 or 2 (the pthread workers it spawned are counted). Its model is the torch ONNX export of the same timm weights.');
+  L.push('- TF.js: the network is written with tf.js ops in `bench/www/worker-tfjs.js` (BN folded, every conv one fused op with bias and ReLU, ' +
+    'hard-swish as 3 ops with its 1/6 folded into the next weights, the SE gate fused into conv_expand). TF.js sizes its pool as ' +
+    'max(1, hardwareConcurrency / 2) and `setThreadsCount(2)` does not go above that, so the 2-thread run reports hardwareConcurrency = 4 to it; ' +
+    '`getThreadsCount()` is the proof of the threads it used.');
+  L.push("- Native: our CLI is built for baseline x86-64 (SSE2: the same 4-wide kernels as wasm SIMD128), while onnxruntime's CPU provider " +
+    'dispatches AVX2/AVX-512 at run time; the native ratio compares engines, not instruction sets.');
+  L.push('- Per-layer times come from `profile()` (one clock call between layers); their sum is within a few % of the timed median, and the ' +
+    '"scaled" columns distribute the timed median proportionally. Layers shorter than the clock resolution (5 µs) show no rate.');
+  L.push('');
   return L.join('\n');
 }
 

@@ -80,3 +80,33 @@ fn photos_get_timm_top5() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// timm checkpoints also come in half precision: F16 and BF16 files load (converted to f32) and
+/// still give timm's top-1 on the reference images.
+#[test]
+fn half_precision_weights() {
+    let Some(shared) = shared_dir() else { return };
+    let model = "tf_mobilenetv3_small_100";
+    let f32_bytes = std::fs::read(shared.join(format!("weights/{model}.safetensors"))).unwrap();
+    let config = std::fs::read_to_string(shared.join(format!("weights/{model}.config.json"))).unwrap();
+    let fx_bytes = std::fs::read(shared.join(format!("weights/{model}_fixture.safetensors"))).unwrap();
+    let fx = SafeTensors::parse(&fx_bytes).unwrap();
+    let input = fx.f32("input", &[4, 3, 224, 224]).unwrap();
+    let logits = fx.f32("logits", &[4, 1000]).unwrap();
+    for (dtype, tol) in [("F16", 0.1f32), ("BF16", 1.0)] {
+        let bytes = convert_weights(&f32_bytes, dtype);
+        let mut clf = Classifier::new(&bytes, ModelConfig::from_json(&config).unwrap()).unwrap();
+        let mut worst = 0f32;
+        for n in 0..4 {
+            let img = &input[n * 3 * 224 * 224..(n + 1) * 3 * 224 * 224];
+            let nhwc: Vec<f32> = (0..224 * 224 * 3).map(|i| img[(i % 3) * 224 * 224 + i / 3]).collect();
+            let p = clf.forward(&nhwc, 224).unwrap();
+            let want = &logits[n * 1000..(n + 1) * 1000];
+            worst = worst.max(max_abs_diff(&p.logits, want));
+            let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+            assert_eq!(argmax(&p.logits), argmax(want), "{dtype} image {n}: top-1 differs");
+        }
+        println!("{model} as {dtype}: max |logit diff| vs timm (f32) = {worst:.3}");
+        assert!(worst > 0.0 && worst < tol, "{dtype}: logit diff {worst} (expected rounding noise below {tol})");
+    }
+}

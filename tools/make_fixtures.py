@@ -192,6 +192,55 @@ def preprocess_fixtures(tensors, meta):
     meta["preprocess_cases"] = json.dumps(cases)
 
 
+def decode_fixtures(tensors, meta):
+    """Small image files in many encodings + PIL's `Image.open(f).convert('RGB')` of each (timm's
+    loader), so the native decoder is held to Pillow's pixels byte for byte."""
+    import io
+    from PIL import Image
+    here = os.path.dirname(os.path.abspath(__file__))
+    out_dir = os.path.join(here, "..", "tests", "fixtures", "decode")
+    os.makedirs(out_dir, exist_ok=True)
+    w, h = 45, 29  # odd sizes: partial JPEG MCUs, odd chroma
+    yy, xx = np.mgrid[0:h, 0:w]
+    smooth = np.stack([(xx * 5 + yy * 3) % 256, (xx * 2 + yy * 7 + 60) % 256, (250 - xx * 4 + yy) % 256], -1)
+    noise = uniform(77, w * h * 3, -40.0, 40.0).reshape(h, w, 3)
+    rgb = np.clip(smooth + noise, 0, 255).astype(np.uint8)
+    alpha = ((xx * 11 + yy * 5) % 256).astype(np.uint8)
+    base = Image.fromarray(rgb, "RGB")
+    rgba = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90; timm (PIL without exif_transpose) ignores it
+    cases = {
+        "baseline_420.jpg": (base, dict(format="JPEG", quality=90)),
+        "baseline_444.jpg": (base, dict(format="JPEG", quality=95, subsampling=0)),
+        "baseline_422.jpg": (base, dict(format="JPEG", quality=85, subsampling=1)),
+        "progressive.jpg": (base, dict(format="JPEG", quality=88, progressive=True)),
+        "restart_markers.jpg": (base, dict(format="JPEG", quality=80, restart_marker_blocks=1)),
+        "gray.jpg": (base.convert("L"), dict(format="JPEG", quality=90)),
+        "cmyk.jpg": (base.convert("CMYK"), dict(format="JPEG", quality=90)),
+        "exif_rotated.jpg": (base, dict(format="JPEG", quality=90, exif=exif)),
+        "rgb.png": (base, dict(format="PNG")),
+        "rgba.png": (rgba, dict(format="PNG")),
+        "gray.png": (base.convert("L"), dict(format="PNG")),
+        "gray_alpha.png": (rgba.convert("LA"), dict(format="PNG")),
+        "palette.png": (base.convert("P", palette=Image.Palette.ADAPTIVE, colors=64), dict(format="PNG")),
+        "lossless.webp": (base, dict(format="WEBP", lossless=True)),
+        "anim.gif": (base.convert("P", palette=Image.Palette.ADAPTIVE, colors=128), dict(format="GIF")),
+        "rgb.bmp": (base, dict(format="BMP")),
+    }
+    names = []
+    for name, (img, kw) in cases.items():
+        buf = io.BytesIO()
+        img.save(buf, **kw)
+        data = buf.getvalue()
+        with open(os.path.join(out_dir, name), "wb") as f:
+            f.write(data)
+        want = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
+        tensors[f"decode/{name}"] = want
+        names.append(name)
+    meta["decode_cases"] = json.dumps(names)
+
+
 def main():
     import PIL
     import timm
@@ -201,6 +250,7 @@ def main():
     meta.update(timm=timm.__version__, torch=torch.__version__, pillow=PIL.__version__,
                 generator="tools/make_fixtures.py")
     preprocess_fixtures(tensors, meta)
+    decode_fixtures(tensors, meta)
     model_fixtures(tensors, meta)
     here = os.path.dirname(os.path.abspath(__file__))
     out = os.path.join(here, "..", "tests", "fixtures", "timm_reference.safetensors")

@@ -106,3 +106,67 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+/// IEEE single -> half, round to nearest even (for tests that store weights as F16).
+pub fn f32_to_f16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let exp = ((b >> 23) & 0xff) as i32;
+    let man = b & 0x7f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = 1u32 << (shift - 1);
+        let rest = m & ((1 << shift) - 1);
+        let mut v = m >> shift;
+        if rest > half || (rest == half && v & 1 == 1) {
+            v += 1;
+        }
+        return sign | v as u16;
+    }
+    let mut v = ((e as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && v & 1 == 1) {
+        v += 1; // may carry into the exponent, which is the correct rounding
+    }
+    sign | v as u16
+}
+
+/// IEEE single -> bfloat16, round to nearest even.
+pub fn f32_to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let rounding = 0x7fff + ((b >> 16) & 1);
+    ((b + rounding) >> 16) as u16
+}
+
+/// Rewrite every F32 tensor of a safetensors file as `dtype` ("F16" or "BF16").
+pub fn convert_weights(bytes: &[u8], dtype: &str) -> Vec<u8> {
+    use mobilenetv3_wasm::weights::safetensors::{serialize, Dtype};
+    let st = SafeTensors::parse(bytes).unwrap();
+    let mut names: Vec<&str> = st.names().collect();
+    names.sort_unstable();
+    let conv: fn(f32) -> u16 = if dtype == "F16" { f32_to_f16 } else { f32_to_bf16 };
+    let tensors: Vec<(String, String, Vec<usize>, Vec<u8>)> = names
+        .iter()
+        .map(|n| {
+            let info = st.info(n).unwrap();
+            if info.dtype == Dtype::F32 {
+                let v = st.f32(n, &info.shape).unwrap();
+                (n.to_string(), dtype.to_string(), info.shape.clone(), v.iter().flat_map(|x| conv(*x).to_le_bytes()).collect())
+            } else {
+                (n.to_string(), "I64".to_string(), info.shape.clone(), vec![0u8; 8 * info.shape.iter().product::<usize>()])
+            }
+        })
+        .collect();
+    serialize(&tensors.iter().map(|(n, d, s, b)| (n.as_str(), d.as_str(), s.clone(), b.clone())).collect::<Vec<_>>())
+}

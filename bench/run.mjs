@@ -382,12 +382,14 @@ async function main() {
       }
     }
     await rooflinePass('after');
+    results.busyAfter = await otherLoad(); // browser open and idle
   } finally {
     await browser.close();
     await srv.close();
   }
 
-  const busyAfter = await otherLoad();
+  const busyAfter = results.busyAfter;
+  delete results.busyAfter;
   log(`[bench] other load after the browser run: ${busyAfter == null ? '?' : busyAfter.toFixed(2)} of ${cpus().length} cores busy`);
   results.otherLoad = { before: busyBefore, after: busyAfter };
 
@@ -463,7 +465,7 @@ function report(r) {
   L.push(`- wasm: js/wasm/single ${r.wasm.single}, js/wasm/threaded ${r.wasm.threaded}`);
   L.push('');
   const rf = r.roofline;
-  const contended = (r.otherLoad.before > 0.25 || r.otherLoad.after > 0.25) ||
+  const contended = (r.otherLoad.before > 0.3 || r.otherLoad.after > 0.3) ||
     (rf && rf.passes.some((p) => p[2].median < 0.9 * p[2].max));
   if (contended) {
     L.push('> **Noisy machine**: other processes were using the CPU during this run (see the busy cores above, and the 2-worker roofline, ' +
@@ -586,6 +588,19 @@ function report(r) {
         const gAll = allMacs / (p.total * scale) / 1e6;
         L.push(`| **all** | ${p.layers.length} | ${f(allMacs / 1e6, 1)} | ${f(p.total, 3)} | ${f(p.total * scale, 3)} | 100% | ${f(gAll)} | ${f((100 * gAll) / peak, 1)}% |`);
         L.push('');
+        const p1 = mr.profile['ours-1'];
+        if (pid === 'ours-2' && p1) {
+          L.push(`Slowest 10 layers with 2 threads, beside their 1-thread time (speedup < 1: the layer got slower with 2 threads):`);
+          L.push('');
+          L.push('| layer | family | M MACs | ms, 1 thread | ms, 2 threads | speedup |');
+          L.push('|---|---|---:|---:|---:|---:|');
+          const byName = new Map(p1.layers.map((l) => [l.name, l]));
+          for (const l of [...p.layers].sort((a, b) => b.ms - a.ms).slice(0, 10)) {
+            const one = byName.get(l.name);
+            L.push(`| ${l.name} | ${l.kind} | ${f(l.macs / 1e6, 2)} | ${one ? f(one.ms, 3) : '—'} | ${f(l.ms, 3)} | ${one && l.ms > 0 ? f(one.ms / l.ms) : '—'} |`);
+          }
+          L.push('');
+        }
         if (pid === 'ours-1') {
           L.push(`Slowest 10 layers, ${c[pid].label}:`);
           L.push('');

@@ -69,7 +69,7 @@ function parseArgs(argv) {
       case '--chromium': o.chromium = val(); break;
       case '--verbose': o.verbose = true; break;
       case '-h': case '--help':
-        console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 26).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+        console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a} (see --help)`);
@@ -132,13 +132,16 @@ function basename(p) {
   return p.split('/').pop();
 }
 
+let nativeStale = false;
 function ensureNative() {
   log('[bench] cargo build --release --bin mobilenetv3 (native CLI: layer list for TF.js, native timing)');
   const r = run('cargo', ['build', '--release', '--quiet', '--bin', 'mobilenetv3'], { stdio: ['ignore', 'inherit', 'inherit'] });
   const bin = join(ROOT, 'target', 'release', 'mobilenetv3');
   if (!r.ok) {
-    if (existsSync(bin)) log('[bench] cargo build failed; using the existing target/release/mobilenetv3');
-    else return null;
+    if (existsSync(bin)) {
+      log('[bench] cargo build failed; using the existing target/release/mobilenetv3');
+      nativeStale = true;
+    } else return null;
   }
   return bin;
 }
@@ -412,6 +415,7 @@ async function main() {
     }
   }
 
+  results.nativeStale = nativeStale;
   results.machine = machine();
   results.node = process.version;
   results.startedAt = startedAt.toISOString();
@@ -541,7 +545,7 @@ function report(r) {
       L.push('');
       L.push('| native | min ms | median ms | p90 ms |');
       L.push('|---|---:|---:|---:|');
-      if (nat.ours) L.push(`| ours: \`mobilenetv3 bench --threads 1\` (${nat.ours.simd}) | ${f(nat.ours.min_ms)} | ${f(nat.ours.median_ms)} | ${f(nat.ours.p90_ms)} |`);
+      if (nat.ours) L.push(`| ours: \`mobilenetv3 bench --threads 1\` (${nat.ours.simd}${r.nativeStale ? '; STALE binary: cargo build of the tree failed' : ''}) | ${f(nat.ours.min_ms)} | ${f(nat.ours.median_ms)} | ${f(nat.ours.p90_ms)} |`);
       else L.push(`| ours | — | — | ${nat.oursError} |`);
       if (nat.ort) L.push(`| onnxruntime ${nat.ort.version} CPU (PyPI), intra_op_num_threads=1 | ${f(nat.ort.min_ms)} | ${f(nat.ort.median_ms)} | ${f(nat.ort.p90_ms)} |`);
       else L.push(`| onnxruntime | — | — | ${nat.ortError} |`);

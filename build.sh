@@ -93,6 +93,7 @@ build_all() {
   setup_node
   build_wasm single
   build_wasm threaded
+  node js/tools/prepack.mjs   # npm package layout (inlines the rayon helper into the threaded glue)
 }
 
 cmd=${1:-build}

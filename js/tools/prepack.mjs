@@ -26,7 +26,7 @@ if (m) {
   glue = glue.replace(re, () => `// --- inlined from ${m[1]} (wasm-bindgen-rayon, Apache-2.0) by js/tools/prepack.mjs ---\n${snippet}\n// --- end of inlined snippet ---\n`);
   writeFileSync(gluePath, glue);
   rmSync(path.join(pkg, 'wasm/threaded/snippets'), { recursive: true, force: true });
-  console.log('prepack: inlined the rayon worker helper into wasm/threaded/mobilenetv3.js');
+  console.error('prepack: inlined the rayon worker helper into wasm/threaded/mobilenetv3.js');
 }
 // wasm-bindgen's glue warns about the positional init form that the helper uses.
 const OLD_INIT = 'await pkg.default(data.module, data.memory);';

@@ -3,13 +3,14 @@
 // index.d.ts, builds, and classifies a photo in Chromium (threaded when isolated, single when not).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { execFileSync, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, REPO_ROOT } from './lib/server.mjs';
 import { launchChromium, openPage } from './lib/browser.mjs';
-import { requireShared } from './lib/shared.mjs';
+import { requireShared, shared } from './lib/shared.mjs';
 
 const JS = path.join(REPO_ROOT, 'js');
 const VITE_VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).devDependencies.vite;
@@ -69,7 +70,7 @@ test('consumer: Vite + TypeScript app installs the packed tarball, type-checks, 
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   writeFileSync(path.join(dir, 'index.html'), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
 <title>consumer</title><script type="module" src="/src/main.ts"></script>\n`);
-  execFileSync('mkdir', ['-p', path.join(dir, 'src')]);
+  mkdirSync(path.join(dir, 'src'));
   writeFileSync(path.join(dir, 'src/main.ts'), `import { createClassifier, MODELS, type Classifier, type ClassifyResult, type MobileNetV3Error } from 'mobilenetv3-wasm';
 
 declare global { interface Window { classify(weights: string, config: string, photo: string): Promise<object>; __ready: boolean } }
@@ -118,4 +119,23 @@ window.__ready = true;
     assert.deepEqual(errors, []);
     t.diagnostic(`vite build, ${isolated ? 'isolated' : 'not isolated'}: ${r.build}, koala ${r.top[0].probability.toFixed(4)}, ${r.totalMs.toFixed(1)} ms`);
   }
+});
+
+test('weights/download.mjs (./build.sh weights) against a local stand-in for huggingface.co', async (t) => {
+  if (!requireShared(t)) return;
+  const dir = mkdtempSync(path.join(tmpdir(), 'mnv3-dl-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const hf = path.join(dir, 'hf');
+  mkdirSync(hf);
+  symlinkSync(shared.weights('tf_mobilenetv3_small_100'), path.join(hf, 'model.safetensors'));
+  symlinkSync(shared.config('tf_mobilenetv3_small_100'), path.join(hf, 'config.json'));
+  const srv = await startServer({ isolated: false, mounts: { '/timm/tf_mobilenetv3_small_100.in1k/resolve/main/': hf } });
+  cleanup.push(() => srv.close());
+  // Async: the server lives in this process, execFileSync would block it.
+  const run = async (name) => (await promisify(execFile)(process.execPath,
+    [path.join(REPO_ROOT, 'weights/download.mjs'), '--out', path.join(dir, 'out'), '--base', srv.url, name], { encoding: 'utf8' })).stdout;
+  assert.match(await run('tf_mobilenetv3_small_100'), /tf_mobilenetv3_small_100: model\.safetensors 10242208 bytes/);
+  assert.equal(statSync(path.join(dir, 'out/tf_mobilenetv3_small_100/model.safetensors')).size, 10242208);
+  assert.match(await run('tf_mobilenetv3_small_100'), /kept/);
+  await assert.rejects(run('tf_mobilenetv3_small_075'), /HTTP 404/);
 });

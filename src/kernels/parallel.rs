@@ -1,31 +1,46 @@
 //! Parallel execution of a forward pass as a *team*: every thread of rayon's pool runs the same
-//! sequence of stages (one rayon broadcast per forward pass, not one parallel region per layer),
-//! claims tasks of each stage from a shared ticket counter, and meets the others at a barrier
-//! before the next stage. A stage boundary costs about a microsecond instead of a thread wake-up.
+//! sequence of stages (one rayon broadcast per forward pass, not one parallel region per layer)
+//! and helps with the tasks of each stage. A stage ends when its last task finishes, not when
+//! every member has arrived: a member the OS deschedules between tasks does not hold the others
+//! up, it skips the stages finished without it. Members claim tasks from both ends (even
+//! indices from the front, odd from the back), so with two threads each keeps "its" rows from
+//! stage to stage and reads what its own cache just wrote.
 //!
 //! Tasks are cut so that their boundaries never change what an output element is computed from,
 //! so results are bit-identical for any thread count.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Condvar, Mutex};
 
-/// Spins before a waiting thread blocks. Waking a blocked thread costs tens of microseconds,
-/// often more than the imbalance between members at a stage end, so members spin for a few
-/// hundred microseconds (a forward pass has ~70 stages) and only block when a mate is really
-/// descheduled. wasm has no pause instruction, so its iterations are shorter.
+/// Spins before a waiting member blocks. Waking a blocked thread costs tens of microseconds,
+/// often more than the imbalance at a stage end, so members spin a while (a forward pass has
+/// ~80 stages) and only block when the stage is really long or a mate is descheduled. wasm has
+/// no pause instruction, so its iterations are shorter.
 const SPIN_LIMIT: u32 = if cfg!(target_family = "wasm") { 1 << 18 } else { 1 << 16 };
 
-/// Set while a team runs. Two teams sharing pool threads could each wait at a barrier for a
-/// thread busy in the other, so a forward pass that finds a team running goes solo instead.
+/// Set while a team runs. Two teams sharing pool threads could each wait for a thread busy in
+/// the other, so a forward pass that finds a team running goes solo instead.
 static TEAM_ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// `state` packs the current stage number (16 bits) and its unclaimed task range [lo, hi)
+/// (24 bits each); hi = UNSET until the first member to reach the stage sets it to n.
+const UNSET: u64 = (1 << 24) - 1;
+
+const fn pack(seq: u64, lo: u64, hi: u64) -> u64 {
+    (seq << 48) | (lo << 24) | hi
+}
+
+const fn unpack(v: u64) -> (u64, u64, u64) {
+    (v >> 48, (v >> 24) & UNSET, v & UNSET)
+}
 
 /// State shared by the members of one team.
 pub struct TeamSync {
     size: usize,
-    tickets: AtomicUsize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
+    state: AtomicU64,
+    /// Tasks of the current stage finished so far.
+    done: AtomicUsize,
     sleepers: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
@@ -35,35 +50,35 @@ impl TeamSync {
     pub fn new(size: usize) -> Self {
         TeamSync {
             size: size.max(1),
-            tickets: AtomicUsize::new(0),
-            arrived: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
+            state: AtomicU64::new(pack(0, 0, UNSET)),
+            done: AtomicUsize::new(0),
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }
     }
 
-    fn barrier(&self) {
-        let gen = self.generation.load(SeqCst);
-        if self.arrived.fetch_add(1, SeqCst) + 1 == self.size {
-            self.arrived.store(0, SeqCst);
-            self.generation.fetch_add(1, SeqCst);
-            if self.sleepers.load(SeqCst) > 0 {
-                let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-                self.wake.notify_all();
-            }
-            return;
+    /// Publish that stage `seq` is complete.
+    fn advance(&self, seq: u64) {
+        self.done.store(0, SeqCst);
+        self.state.store(pack(seq + 1, 0, UNSET), SeqCst);
+        if self.sleepers.load(SeqCst) > 0 {
+            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_all();
         }
+    }
+
+    /// Wait until stage `seq` is complete.
+    fn wait_past(&self, seq: u64) {
         for _ in 0..SPIN_LIMIT {
-            if self.generation.load(Acquire) != gen {
+            if unpack(self.state.load(Acquire)).0 != seq {
                 return;
             }
             core::hint::spin_loop();
         }
         self.sleepers.fetch_add(1, SeqCst);
         let mut g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        while self.generation.load(SeqCst) == gen {
+        while unpack(self.state.load(SeqCst)).0 == seq {
             g = self.wake.wait(g).unwrap_or_else(|e| e.into_inner());
         }
         drop(g);
@@ -76,41 +91,59 @@ pub struct Team<'a> {
     pub index: usize,
     pub size: usize,
     sync: Option<&'a TeamSync>,
-    /// First ticket of the current stage (every member advances it identically).
-    base: Cell<usize>,
+    /// Number of the stage this member is in (every member counts identically).
+    seq: Cell<u64>,
 }
 
 impl Team<'static> {
     /// A team of one: stages run their tasks in order on the calling thread.
     pub fn solo() -> Self {
-        Team { index: 0, size: 1, sync: None, base: Cell::new(0) }
+        Team { index: 0, size: 1, sync: None, seq: Cell::new(0) }
     }
 }
 
 impl<'a> Team<'a> {
     pub fn member(index: usize, sync: &'a TeamSync) -> Self {
-        Team { index, size: sync.size, sync: Some(sync), base: Cell::new(0) }
+        Team { index, size: sync.size, sync: Some(sync), seq: Cell::new(0) }
     }
 
-    /// Run tasks `0..n` across the team; returns when every member has finished this stage,
-    /// so the next stage may read what this one wrote. Every member must call `stage` with the
-    /// same `n`, in the same order.
+    /// Run tasks `0..n` across the team; returns when all of them have finished, so the next
+    /// stage may read what this one wrote. Every member must call `stage` with the same `n`, in
+    /// the same order.
     pub fn stage(&self, n: usize, f: impl Fn(usize)) {
         let Some(sync) = self.sync else {
             (0..n).for_each(f);
             return;
         };
-        let base = self.base.get();
+        assert!((n as u64) < UNSET, "too many tasks in one stage");
+        let seq = self.seq.get();
+        self.seq.set(seq + 1);
+        let from_front = self.index % 2 == 0;
         loop {
-            let t = sync.tickets.fetch_add(1, Relaxed) - base;
-            if t >= n {
-                break;
+            let cur = sync.state.load(Acquire);
+            let (s, lo, hi) = unpack(cur);
+            if s != seq {
+                return; // finished by the others while this member was elsewhere
             }
-            f(t);
+            if hi == UNSET {
+                // First to arrive: open the stage (or close it at once when it has no tasks).
+                let next = if n == 0 { pack(seq + 1, 0, UNSET) } else { pack(seq, 0, n as u64) };
+                let _ = sync.state.compare_exchange(cur, next, AcqRel, Acquire);
+                continue;
+            }
+            if lo == hi {
+                sync.wait_past(seq); // everything claimed; some tasks still running
+                return;
+            }
+            let (claimed, task) = if from_front { (pack(seq, lo + 1, hi), lo) } else { (pack(seq, lo, hi - 1), hi - 1) };
+            if sync.state.compare_exchange_weak(cur, claimed, AcqRel, Relaxed).is_ok() {
+                f(task as usize);
+                if sync.done.fetch_add(1, AcqRel) + 1 == n {
+                    sync.advance(seq);
+                    return;
+                }
+            }
         }
-        // Each member draws exactly one ticket past the end, so the next stage starts here.
-        self.base.set(base + n + self.size);
-        sync.barrier();
     }
 }
 

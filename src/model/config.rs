@@ -52,6 +52,45 @@ pub struct ModelConfig {
     pub labels: Vec<String>,
 }
 
+const IMAGENET: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+const INCEPTION: ([f32; 3], [f32; 3]) = ([0.5; 3], [0.5; 3]);
+const MIIL: ([f32; 3], [f32; 3]) = ([0.0; 3], [1.0; 3]);
+
+/// timm's `default_cfgs` for the MobileNetV3 tags (`timm/models/mobilenetv3.py`): the first tag
+/// listed for an architecture is its default. Returns (num_classes, preprocessing).
+fn timm_default_cfg(arch: &str, tag: Option<&str>) -> Result<(usize, PreprocessConfig)> {
+    use Interpolation::{Bicubic, Bilinear};
+    // (architecture, tag, classes, input size, crop_pct, interpolation, mean/std)
+    #[rustfmt::skip]
+    const CFGS: &[(&str, &str, usize, usize, f64, Interpolation, ([f32; 3], [f32; 3]))] = &[
+        ("mobilenetv3_large_075", "untrained", 1000, 224, 0.875, Bilinear, IMAGENET),
+        ("mobilenetv3_large_100", "ra_in1k", 1000, 224, 0.875, Bicubic, IMAGENET),
+        ("mobilenetv3_large_100", "ra4_e3600_r224_in1k", 1000, 224, 0.95, Bicubic, INCEPTION),
+        ("mobilenetv3_large_100", "miil_in21k_ft_in1k", 1000, 224, 0.875, Bilinear, MIIL),
+        ("mobilenetv3_large_100", "miil_in21k", 11221, 224, 0.875, Bilinear, MIIL),
+        ("mobilenetv3_large_150d", "ra4_e3600_r256_in1k", 1000, 256, 0.95, Bilinear, INCEPTION),
+        ("mobilenetv3_small_050", "lamb_in1k", 1000, 224, 0.875, Bicubic, IMAGENET),
+        ("mobilenetv3_small_075", "lamb_in1k", 1000, 224, 0.875, Bicubic, IMAGENET),
+        ("mobilenetv3_small_100", "lamb_in1k", 1000, 224, 0.875, Bicubic, IMAGENET),
+        ("mobilenetv3_rw", "rmsp_in1k", 1000, 224, 0.875, Bicubic, IMAGENET),
+        ("tf_mobilenetv3_large_075", "in1k", 1000, 224, 0.875, Bilinear, INCEPTION),
+        ("tf_mobilenetv3_large_100", "in1k", 1000, 224, 0.875, Bilinear, INCEPTION),
+        ("tf_mobilenetv3_large_minimal_100", "in1k", 1000, 224, 0.875, Bilinear, INCEPTION),
+        ("tf_mobilenetv3_small_075", "in1k", 1000, 224, 0.875, Bilinear, INCEPTION),
+        ("tf_mobilenetv3_small_100", "in1k", 1000, 224, 0.875, Bilinear, INCEPTION),
+        ("tf_mobilenetv3_small_minimal_100", "in1k", 1000, 224, 0.875, Bilinear, INCEPTION),
+    ];
+    let row = CFGS
+        .iter()
+        .find(|c| c.0 == arch && tag.is_none_or(|t| t == c.1))
+        .ok_or_else(|| {
+            let tags: Vec<&str> = CFGS.iter().filter(|c| c.0 == arch).map(|c| c.1).collect();
+            cfg_err(format!("unknown pretrained tag '{}' for {arch} (known: {})", tag.unwrap_or(""), tags.join(", ")))
+        })?;
+    let &(_, _, classes, input_size, crop_pct, interpolation, (mean, std)) = row;
+    Ok((classes, PreprocessConfig { input_size, crop_pct, interpolation, mean, std }))
+}
+
 fn cfg_err(m: impl Into<String>) -> Error {
     Error::Config(m.into())
 }
@@ -66,16 +105,15 @@ fn f64_array<const N: usize>(v: &Value, field: &str) -> Result<[f64; N]> {
 }
 
 impl ModelConfig {
-    /// Defaults for an architecture name, with ImageNet-1k labels (for use without a config.json).
+    /// Defaults for an architecture name (optionally `name.tag`), taken from timm's
+    /// `default_cfgs` for that tag, or for the architecture's default tag (for use without a
+    /// config.json).
     pub fn for_architecture(name: &str) -> Result<ModelConfig> {
         let variant = find_variant(name)?;
-        let mut preprocess = PreprocessConfig::default();
-        if variant.tf_padding {
-            // timm's tf_* ports use Inception mean/std.
-            preprocess.mean = [0.5; 3];
-            preprocess.std = [0.5; 3];
-        }
-        Ok(ModelConfig { architecture: name.to_string(), variant, num_classes: 1000, preprocess, labels: labels::imagenet1k() })
+        let tag = name.split_once('.').map(|(_, t)| t.trim());
+        let (num_classes, preprocess) = timm_default_cfg(variant.name, tag)?;
+        let labels = labels::resolve(None, None, num_classes)?;
+        Ok(ModelConfig { architecture: name.to_string(), variant, num_classes, preprocess, labels })
     }
 
     /// Parse timm's config.json text.
@@ -91,7 +129,10 @@ impl ModelConfig {
             .or_else(|| obj.get("arch"))
             .and_then(Value::as_str)
             .ok_or_else(|| cfg_err("config.json has no 'architecture' field"))?;
-        let mut cfg = ModelConfig::for_architecture(arch)?;
+        // The file's pretrained_cfg overrides these defaults; an unknown tag is no error here.
+        let base = arch.split('.').next().unwrap_or(arch);
+        let mut cfg = ModelConfig::for_architecture(arch).or_else(|_| ModelConfig::for_architecture(base))?;
+        cfg.architecture = arch.to_string();
         let pc = obj.get("pretrained_cfg").and_then(Value::as_object);
         let model_args = obj.get("model_args").and_then(Value::as_object);
 
@@ -175,6 +216,21 @@ mod tests {
         assert_eq!(c.preprocess.scale_size(), 256);
         assert_eq!(c.labels.len(), 1000);
         assert!(c.labels[207].contains("golden retriever"));
+    }
+
+    /// Without a config.json, a name gets timm's default pretrained_cfg for its tag.
+    #[test]
+    fn defaults_follow_timm_tags() {
+        let c = ModelConfig::for_architecture("mobilenetv3_large_100").unwrap();
+        assert_eq!((c.preprocess.interpolation, c.preprocess.mean), (Interpolation::Bicubic, [0.485, 0.456, 0.406]));
+        let c = ModelConfig::for_architecture("mobilenetv3_large_100.miil_in21k_ft_in1k").unwrap();
+        assert_eq!((c.preprocess.interpolation, c.preprocess.std), (Interpolation::Bilinear, [1.0; 3]));
+        assert_eq!(ModelConfig::for_architecture("mobilenetv3_large_100.miil_in21k").unwrap().num_classes, 11221);
+        let c = ModelConfig::for_architecture("mobilenetv3_large_150d").unwrap();
+        assert_eq!((c.preprocess.input_size, c.preprocess.crop_pct), (256, 0.95));
+        let c = ModelConfig::for_architecture("tf_mobilenetv3_small_100").unwrap();
+        assert_eq!((c.preprocess.interpolation, c.preprocess.mean), (Interpolation::Bilinear, [0.5; 3]));
+        assert!(matches!(ModelConfig::for_architecture("mobilenetv3_small_100.nope"), Err(Error::Config(_))));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::activation::Act;
 use super::geometry::ConvGeometry;
 use super::parallel::{chunk_size, Out, Team};
 use super::simd::F32x4;
+use super::squeeze_excite::sum_row;
 
 /// Plain reference. `w` is PyTorch's [C][1][k][k] layout; input [H][W][C], output [OH][OW][C].
 pub fn depthwise_ref(input: &[f32], g: &ConvGeometry, c: usize, w: &[f32], bias: &[f32], act: Act, out: &mut [f32]) {
@@ -69,13 +70,18 @@ pub fn zeros_len(g: &ConvGeometry, c: usize) -> usize {
 }
 
 /// Fast path. Input [H][W][C] -> output [OH][OW][C], as one stage of `team`. `zeros` holds at
-/// least `zeros_len(g, C)` zeros, read by taps that fall in the padding.
-pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwise, act: Act, zeros: &[f32], out: Out) {
+/// least `zeros_len(g, C)` zeros, read by taps that fall in the padding. With `row_sums`
+/// ([OH][C]) it also leaves each output row's channel sums (for a squeeze-excite that follows).
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwise, act: Act, zeros: &[f32], out: Out, row_sums: Option<Out>) {
     let c = w.c;
     assert_eq!(g.k, w.k, "depthwise: kernel size mismatch");
     assert!(g.k * g.k <= MAX_TAPS, "depthwise: kernel too large");
     assert!(input.len() >= g.in_h * g.in_w * c, "depthwise: input too short");
     assert!(out.len >= g.out_h * g.out_w * c, "depthwise: output too short");
+    if let Some(rs) = row_sums {
+        assert!(rs.len >= g.out_h * c, "depthwise: row sums too short");
+    }
     assert!(zeros.len() >= zeros_len(g, c), "depthwise: zero row too short");
     debug_assert!(zeros.iter().all(|&z| z == 0.0), "depthwise: zero row is not zero");
     // Tasks: row bands, and channel groups too when there are few rows (14x14, 7x7 layers),
@@ -91,13 +97,19 @@ pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwi
         let y1 = (y0 + rows_per_task).min(g.out_h);
         let c0 = ct * chans_per_task;
         let cs = (c0, (c0 + chans_per_task).min(c));
-        // SAFETY: each task writes output rows [y0, y1) x channels [c0, c1) only; every tap
-        // pointer is inside `input` (checked by the geometry) or inside the zero row.
+        // SAFETY: each task writes output rows [y0, y1) x channels [c0, c1) only (and the same
+        // cells of `row_sums`); every tap pointer is inside `input` (checked by the geometry)
+        // or inside the zero row.
         unsafe {
             match g.k {
                 3 => rows_k::<3>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
                 5 => rows_k::<5>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
                 _ => rows_any(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
+            }
+            if let Some(rs) = row_sums {
+                for oy in y0..y1 {
+                    sum_row(out.ptr().add(oy * g.out_w * c), g.out_w, c, cs.0, cs.1, rs.ptr().add(oy * c));
+                }
             }
         }
     });
@@ -330,10 +342,15 @@ mod tests {
         for threads in [1, 3] {
             let mut got = vec![f32::NAN; want.len()];
             let o = Out::new(&mut got);
-            run_with_threads(threads, |team| depthwise(team, &input, &g, &packed, act, &zeros, o));
+            let mut sums = vec![f32::NAN; g.out_h * c];
+            let so = Out::new(&mut sums);
+            run_with_threads(threads, |team| depthwise(team, &input, &g, &packed, act, &zeros, o, Some(so)));
             for (i, (x, y)) in got.iter().zip(&want).enumerate() {
                 assert_eq!(x.to_bits(), y.to_bits(), "{h}x{w_}x{c} k{k} s{s} {pad:?} threads {threads} at {i}: {x} vs {y}");
             }
+            let mut want_sums = vec![0f32; g.out_h * c];
+            crate::kernels::squeeze_excite::row_sums_ref(&want, g.out_h, g.out_w, c, &mut want_sums);
+            assert!(sums.iter().zip(&want_sums).all(|(a, b)| a.to_bits() == b.to_bits()), "row sums {h}x{w_}x{c} k{k}");
         }
     }
 

@@ -136,6 +136,14 @@ pub fn pointwise(team: &Team, a: &[f32], m: usize, w: &PackedPointwise, act: Act
 /// Panels a GEMV inner step covers at once (4 x 8 columns = 8 independent accumulators).
 const GEMV_PANELS: usize = 4;
 
+/// Matrix-vector product for output panels [p0, p1) only (columns p0*NR ..), no residual.
+///
+/// # Safety
+/// `a` must hold `w.k` floats and `out` must be writable at columns [p0*NR, min(p1*NR, n)).
+pub(crate) unsafe fn gemv_panels(a: *const f32, w: &PackedPointwise, act: Act, out: *mut f32, p0: usize, p1: usize) {
+    gemv(a, w, act, None, out, p0, p1)
+}
+
 /// One output row, panels [p0, p1): several panels at a time so the adds do not wait on each other.
 #[inline(never)]
 unsafe fn gemv(a: *const f32, w: &PackedPointwise, act: Act, residual: Option<*const f32>, out: *mut f32, p0: usize, p1: usize) {

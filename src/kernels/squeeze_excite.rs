@@ -1,12 +1,13 @@
 //! Squeeze-and-excite and global average pooling over NHWC activations.
 //!
 //! SE = mean over pixels -> 1x1 reduce + act -> 1x1 expand + hard-sigmoid -> per-channel scale.
-//! The two tiny FCs run on the pointwise GEMM with M = 1; this file holds the pooling and the
-//! channel scaling, each with a reference beside the vector version.
+//! Fast path in two team stages: the depthwise stage before it already left per-row channel
+//! sums, so stage 1 finishes the mean and runs the reduce FC; stage 2 runs the expand FC and
+//! scales its own channels of the activations. A plain reference sits beside it.
 
 use super::activation::Act;
 use super::parallel::{chunk_size, Out, Team};
-use super::pointwise::{pointwise, PackedPointwise};
+use super::pointwise::{gemv_panels, PackedPointwise, NR};
 use super::simd::F32x4;
 
 /// Reference mean over pixels: x is [hw][c], out is [c].
@@ -109,31 +110,156 @@ pub struct SqueezeExcite {
     pub expand: PackedPointwise,
 }
 
+/// Per-row channel sums of `x` ([rows][row_len][c]): sums[r][ch] over the row's pixels in
+/// order. (The depthwise kernel produces the same values while it writes its output.)
+pub fn row_sums_ref(x: &[f32], rows: usize, row_len: usize, c: usize, sums: &mut [f32]) {
+    for r in 0..rows {
+        for ch in 0..c {
+            let mut s = 0f32;
+            for p in 0..row_len {
+                s += x[(r * row_len + p) * c + ch];
+            }
+            sums[r * c + ch] = s;
+        }
+    }
+}
+
+/// Sum channels [c0, c1) of one row of `n` pixels (stride c) into `out[c0..c1]`.
+///
+/// # Safety
+/// `row` must hold `n * c` floats and `out` `c1` floats.
+pub(crate) unsafe fn sum_row(row: *const f32, n: usize, c: usize, c0: usize, c1: usize, out: *mut f32) {
+    let mut ch = c0;
+    while ch + 4 <= c1 {
+        let mut acc = F32x4::splat(0.0);
+        for p in 0..n {
+            acc = acc.add(F32x4::load(row.add(p * c + ch)));
+        }
+        acc.store(out.add(ch));
+        ch += 4;
+    }
+    while ch < c1 {
+        let mut acc = 0f32;
+        for p in 0..n {
+            acc += *row.add(p * c + ch);
+        }
+        *out.add(ch) = acc;
+        ch += 1;
+    }
+}
+
 impl SqueezeExcite {
-    /// Gate the activations `x` ([hw][c]) in place: four stages of `team`. `scratch` needs
-    /// `2 * c + rd` floats.
-    pub fn apply(&self, team: &Team, x: Out, hw: usize, scratch: Out) {
+    /// Scratch floats `apply` needs with `threads` team members.
+    pub fn scratch_len(&self, threads: usize) -> usize {
+        threads * self.expand.n + self.reduce.n + self.expand.n
+    }
+
+    /// Gate `x` ([hw][c], hw = rows * row pixels) in place, given its per-row channel sums
+    /// ([rows][c]): two stages of `team`.
+    pub fn apply(&self, team: &Team, x: Out, hw: usize, row_sums: &[f32], rows: usize, scratch: Out) {
         let c = self.expand.n;
         let rd = self.reduce.n;
-        assert!(x.len >= hw * c && scratch.len >= 2 * c + rd);
-        // SAFETY: the three scratch regions are disjoint; each is written in one stage and only
-        // read in later ones (stages end with a barrier).
-        let (pooled, hidden, gate) = unsafe {
-            let p = scratch.ptr();
-            (Out::from_raw(p, c), Out::from_raw(p.add(c), rd), Out::from_raw(p.add(c + rd), c))
-        };
-        let view = |o: Out, n: usize| unsafe { std::slice::from_raw_parts(o.ptr() as *const f32, n) };
-        channel_mean(team, view(x, hw * c), hw, c, pooled);
-        pointwise(team, view(pooled, c), 1, &self.reduce, self.reduce_act, None, hidden);
-        pointwise(team, view(hidden, rd), 1, &self.expand, Act::HardSigmoid, None, gate);
-        scale_channels(team, x, hw, c, view(gate, c));
+        assert!(x.len >= hw * c && row_sums.len() >= rows * c && rows > 0 && hw > 0);
+        assert!(scratch.len >= self.scratch_len(team.size));
+        // Scratch: one mean vector per member, then the hidden vector, then the gate.
+        let p = scratch.ptr();
+        let (hidden, gate) = unsafe { (p.add(team.size * c), p.add(team.size * c + rd)) };
+
+        // Stage 1: every task needs the whole mean; each member builds its own copy once.
+        let mean_built = std::cell::Cell::new(false);
+        let np = self.reduce.num_panels();
+        let per = chunk_size(np, team.size * 2, 1);
+        team.stage(np.div_ceil(per), |t| {
+            // SAFETY: member `team.index` owns its mean slot; task t writes hidden panels
+            // [p0, p1) only.
+            unsafe {
+                let mean = p.add(team.index * c);
+                if !mean_built.get() {
+                    let m = std::slice::from_raw_parts_mut(mean, c);
+                    m.copy_from_slice(&row_sums[..c]);
+                    for r in 1..rows {
+                        for (mc, &s) in m.iter_mut().zip(&row_sums[r * c..(r + 1) * c]) {
+                            *mc += s;
+                        }
+                    }
+                    let d = hw as f32;
+                    m.iter_mut().for_each(|v| *v /= d);
+                    mean_built.set(true);
+                }
+                gemv_panels(mean, &self.reduce, self.reduce_act, hidden, t * per, ((t + 1) * per).min(np));
+            }
+        });
+
+        // Stage 2: gate values for a group of channels, then those channels of every pixel.
+        let np = self.expand.num_panels();
+        let per = chunk_size(np, team.size * 2, 1);
+        team.stage(np.div_ceil(per), |t| {
+            let (p0, p1) = (t * per, ((t + 1) * per).min(np));
+            let (c0, c1) = (p0 * NR, (p1 * NR).min(c));
+            // SAFETY: task t writes gate[c0..c1) and channels [c0, c1) of x only; `hidden` was
+            // completed by stage 1.
+            unsafe {
+                gemv_panels(hidden, &self.expand, Act::HardSigmoid, gate, p0, p1);
+                for px in 0..hw {
+                    let row = x.ptr().add(px * c);
+                    let mut ch = c0;
+                    while ch + 4 <= c1 {
+                        F32x4::load(row.add(ch)).mul(F32x4::load(gate.add(ch))).store(row.add(ch));
+                        ch += 4;
+                    }
+                    while ch < c1 {
+                        *row.add(ch) *= *gate.add(ch);
+                        ch += 1;
+                    }
+                }
+            }
+        });
     }
+}
+
+/// Reference squeeze-excite in place (mean, FC + act, FC + hard-sigmoid, scale), weights in
+/// PyTorch layout: `w1` [rd][c], `w2` [c][rd].
+#[allow(clippy::too_many_arguments)]
+pub fn squeeze_excite_ref(x: &mut [f32], hw: usize, c: usize, w1: &[f32], b1: &[f32], act: Act, w2: &[f32], b2: &[f32]) {
+    let rd = b1.len();
+    let mut mean = vec![0f32; c];
+    channel_mean_ref(x, hw, c, &mut mean);
+    let hidden: Vec<f32> = (0..rd).map(|j| act.apply(b1[j] + (0..c).map(|k| mean[k] * w1[j * c + k]).fold(0.0, |a, v| a + v))).collect();
+    let gate: Vec<f32> = (0..c).map(|j| Act::HardSigmoid.apply(b2[j] + (0..rd).map(|k| hidden[k] * w2[j * rd + k]).fold(0.0, |a, v| a + v))).collect();
+    scale_channels_ref(x, hw, c, &gate);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::Lcg;
+    use crate::testutil::{run_with_threads, Lcg};
+
+    /// The two-stage fast path (with row sums as the depthwise kernel leaves them) against the
+    /// reference, on 1 and 3 threads. Sums are grouped by rows in the fast path, so compare
+    /// with a tolerance.
+    #[test]
+    fn squeeze_excite_matches_reference() {
+        for &(rows, row_len, c, rd) in &[(7, 7, 960, 240), (28, 28, 72, 24), (3, 5, 13, 5), (1, 1, 16, 8)] {
+            let hw = rows * row_len;
+            let mut g = Lcg::new((hw * c + rd) as u64);
+            let x = g.vec(hw * c, 2.0);
+            let (w1, b1, w2, b2) = (g.vec(rd * c, 0.3), g.vec(rd, 0.3), g.vec(c * rd, 0.3), g.vec(c, 0.3));
+            let mut want = x.clone();
+            squeeze_excite_ref(&mut want, hw, c, &w1, &b1, Act::Relu, &w2, &b2);
+            let se = SqueezeExcite { reduce: PackedPointwise::new(&w1, &b1, c, rd), reduce_act: Act::Relu, expand: PackedPointwise::new(&w2, &b2, rd, c) };
+            let mut sums = vec![0f32; rows * c];
+            row_sums_ref(&x, rows, row_len, c, &mut sums);
+            for threads in [1, 3] {
+                let mut got = x.clone();
+                let mut scratch = vec![0f32; se.scratch_len(threads)];
+                let (o, s) = (Out::new(&mut got), Out::new(&mut scratch));
+                run_with_threads(threads, |team| se.apply(team, o, hw, &sums, rows, s));
+                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{rows}x{row_len}x{c} threads {threads} at {i}: {a} vs {b}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn vector_equals_reference() {

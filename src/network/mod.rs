@@ -78,6 +78,7 @@ pub struct Scratch {
     dw: Vec<f32>,
     cols: Vec<f32>,
     se: Vec<f32>,
+    row_sums: Vec<f32>,
     pooled: Vec<f32>,
     zeros: Vec<f32>,
     pub embedding: Vec<f32>,
@@ -96,6 +97,7 @@ struct Arena {
     dw: Out,
     cols: Out,
     se: Out,
+    row_sums: Out,
     pooled: Out,
     zeros: Out,
     embedding: Out,
@@ -114,7 +116,7 @@ unsafe fn view<'a>(o: Out, n: usize) -> &'a [f32] {
 impl Scratch {
     /// Bytes currently held.
     pub fn bytes(&self) -> usize {
-        4 * [&self.x, &self.y, &self.expanded, &self.dw, &self.cols, &self.se, &self.pooled, &self.zeros, &self.embedding, &self.logits]
+        4 * [&self.x, &self.y, &self.expanded, &self.dw, &self.cols, &self.se, &self.row_sums, &self.pooled, &self.zeros, &self.embedding, &self.logits]
             .iter()
             .map(|v| v.capacity())
             .sum::<usize>()
@@ -130,6 +132,10 @@ fn grow(v: &mut Vec<f32>, n: usize) {
 impl Network {
     /// Size the arena for an `h` x `w` input.
     pub fn prepare(&self, scratch: &mut Scratch, h: usize, w: usize) {
+        // Squeeze-excite keeps one mean vector per team member.
+        let threads = rayon::current_num_threads();
+        let se_len = self.blocks.iter().filter_map(|b| b.se.as_ref()).map(|se| se.scratch_len(threads)).max().unwrap_or(0);
+        grow(&mut scratch.se, se_len);
         if scratch.size == (h, w) {
             return;
         }
@@ -137,7 +143,7 @@ impl Network {
         let g = ConvGeometry::new(h, w, 3, 2, pad);
         let (mut ch, mut cw) = (g.out_h, g.out_w);
         let mut io = ch * cw * self.spec.stem_chs;
-        let (mut exp, mut dw, mut se, mut zeros) = (0, 0, 0, 0);
+        let (mut exp, mut dw, mut sums, mut zeros) = (0, 0, 0, 0);
         for b in &self.blocks {
             let s = &b.spec;
             exp = exp.max(ch * cw * s.mid_chs);
@@ -146,8 +152,8 @@ impl Network {
                 zeros = zeros.max(zeros_len(&g, s.mid_chs));
                 (ch, cw) = (g.out_h, g.out_w);
                 dw = dw.max(ch * cw * s.mid_chs);
-                if let Some(se_spec) = &s.se {
-                    se = se.max(2 * s.mid_chs + se_spec.rd_chs);
+                if s.se.is_some() {
+                    sums = sums.max(ch * s.mid_chs);
                 }
             }
             io = io.max(ch * cw * s.out_chs);
@@ -156,7 +162,7 @@ impl Network {
         grow(&mut scratch.y, io);
         grow(&mut scratch.expanded, exp);
         grow(&mut scratch.dw, dw);
-        grow(&mut scratch.se, se);
+        grow(&mut scratch.row_sums, sums);
         grow(&mut scratch.pooled, self.spec.num_features);
         grow(&mut scratch.embedding, self.spec.head_chs);
         grow(&mut scratch.logits, self.spec.num_classes);
@@ -183,6 +189,7 @@ impl Network {
             dw: Out::new(&mut scratch.dw),
             cols: Out::new(&mut scratch.cols),
             se: Out::new(&mut scratch.se),
+            row_sums: Out::new(&mut scratch.row_sums),
             pooled: Out::new(&mut scratch.pooled),
             zeros: Out::new(&mut scratch.zeros),
             embedding: Out::new(&mut scratch.embedding),
@@ -205,7 +212,7 @@ impl Network {
     unsafe fn run(&self, team: &Team, input: &[f32], h: usize, w: usize, arena: Arena, on_op: &mut dyn FnMut(OpEvent)) {
         let pad = self.spec.padding;
         let act = self.spec.act;
-        let Arena { mut x, mut y, expanded, dw, cols, se, pooled, zeros, embedding, logits } = arena;
+        let Arena { mut x, mut y, expanded, dw, cols, se, row_sums, pooled, zeros, embedding, logits } = arena;
         let zeros = view(zeros, zeros.len);
         on_op(OpEvent { block: "", op: "start", kind: OpKind::Start, macs: 0 });
 
@@ -228,12 +235,12 @@ impl Network {
             let (src, hw_out) = match &b.depthwise {
                 Some(d) => {
                     let g = ConvGeometry::new(ch, cw, s.kernel, s.stride, pad);
-                    depthwise(team, mid_src, &g, d, s.act, zeros, dw);
+                    depthwise(team, mid_src, &g, d, s.act, zeros, dw, b.se.as_ref().map(|_| row_sums));
                     (ch, cw) = (g.out_h, g.out_w);
                     let hw = ch * cw;
                     on_op(OpEvent { block: &s.prefix, op: "conv_dw", kind: OpKind::Depthwise, macs: (hw * s.mid_chs * s.kernel * s.kernel) as u64 });
                     if let Some(se_mod) = &b.se {
-                        se_mod.apply(team, dw, hw, se);
+                        se_mod.apply(team, dw, hw, view(row_sums, ch * s.mid_chs), ch, se);
                         on_op(OpEvent { block: &s.prefix, op: "se", kind: OpKind::SqueezeExcite, macs: (2 * hw * s.mid_chs) as u64 });
                     }
                     (view(dw, hw * s.mid_chs), hw)

@@ -31,13 +31,10 @@ fn reference_logits_within_1e3() {
         let pre = fx.f32("pre_logits", &[4, clf.network.spec.head_chs]).unwrap();
         let mut worst = 0f32;
         for n in 0..4 {
-            let img = &input[n * 3 * 224 * 224..(n + 1) * 3 * 224 * 224];
-            let nhwc: Vec<f32> = (0..224 * 224 * 3).map(|i| img[(i % 3) * 224 * 224 + i / 3]).collect();
-            let p = clf.forward(&nhwc, 224).unwrap();
+            let p = clf.forward(&nchw_image_to_nhwc(&input, n, 224), 224).unwrap();
             let want = &logits[n * 1000..(n + 1) * 1000];
             let d = max_abs_diff(&p.logits, want).max(max_abs_diff(&p.embedding, &pre[n * p.embedding.len()..(n + 1) * p.embedding.len()]));
             worst = worst.max(d);
-            let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
             assert_eq!(argmax(&p.logits), argmax(want), "{model} image {n}: top-1 differs from timm");
         }
         println!("{model}: max |logit diff| vs timm = {worst:.2e}");
@@ -81,6 +78,16 @@ fn photos_get_timm_top5() {
     println!("{}", report.join("\n"));
 }
 
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
+}
+
+/// Image `n` of an NCHW batch of `size` x `size` images, as one NHWC tensor.
+fn nchw_image_to_nhwc(batch: &[f32], n: usize, size: usize) -> Vec<f32> {
+    let img = &batch[n * 3 * size * size..(n + 1) * 3 * size * size];
+    (0..size * size * 3).map(|i| img[(i % 3) * size * size + i / 3]).collect()
+}
+
 /// timm checkpoints also come in half precision: F16 and BF16 files load (converted to f32) and
 /// still give timm's top-1 on the reference images.
 #[test]
@@ -98,12 +105,9 @@ fn half_precision_weights() {
         let mut clf = Classifier::new(&bytes, ModelConfig::from_json(&config).unwrap()).unwrap();
         let mut worst = 0f32;
         for n in 0..4 {
-            let img = &input[n * 3 * 224 * 224..(n + 1) * 3 * 224 * 224];
-            let nhwc: Vec<f32> = (0..224 * 224 * 3).map(|i| img[(i % 3) * 224 * 224 + i / 3]).collect();
-            let p = clf.forward(&nhwc, 224).unwrap();
+            let p = clf.forward(&nchw_image_to_nhwc(&input, n, 224), 224).unwrap();
             let want = &logits[n * 1000..(n + 1) * 1000];
             worst = worst.max(max_abs_diff(&p.logits, want));
-            let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
             assert_eq!(argmax(&p.logits), argmax(want), "{dtype} image {n}: top-1 differs");
         }
         println!("{model} as {dtype}: max |logit diff| vs timm (f32) = {worst:.3}");

@@ -159,9 +159,10 @@ function setModelState(state) {
 
 function setStatus(info) {
   const isolated = info ? info.crossOriginIsolated : globalThis.crossOriginIsolated === true;
-  $('st-build').textContent = info ? info.build : '…';
-  $('st-threads').textContent = info ? String(info.threads) : '…';
-  $('st-simd').textContent = info ? info.simd : '…';
+  const none = model.state === 'error' ? '–' : '…';
+  $('st-build').textContent = info ? info.build : none;
+  $('st-threads').textContent = info ? String(info.threads) : none;
+  $('st-simd').textContent = info ? info.simd : none;
   const coi = $('st-coi');
   coi.textContent = isolated ? 'yes' : 'no';
   coi.className = isolated ? 'yes' : '';
@@ -260,14 +261,7 @@ async function loadModel(entry) {
     setProgress(1, `${entry.name} is not loaded`);
     setStatus(null);
     const d = describeModelError(e, entry);
-    const others = model.list.filter((m) => m !== entry);
-    showAlert($('model-error'), {
-      ...d,
-      actions: [
-        { label: 'Try again', onClick: () => loadModel(entry) },
-        ...(others.length && model.local ? [] : []),
-      ],
-    });
+    showAlert($('model-error'), { ...d, actions: [{ label: 'Try again', onClick: () => loadModel(entry) }] });
     camera.showModelWait();
     for (const card of cards.values()) if (card.state === 'waiting' || card.state === 'pending') setCardState(card, 'waiting');
   }
@@ -300,7 +294,7 @@ function makeCard(blob, name) {
       el('span', { className: 'pct' }),
       el('span', { className: 'bar' }, el('i'))));
   }
-  const note = el('p', { className: 'card-note' });
+  const note = el('p', { className: 'card-note card-error', hidden: true });
   const body = el('div', { className: 'card-body' }, el('div', { className: 'card-title' }, nameEl, timeEl), preds, note);
   const remove = el('button', { className: 'remove', type: 'button', title: 'Remove', ariaLabel: `Remove ${name}`, textContent: '×' });
   const li = el('li', { className: 'result-card card' }, thumb, body, remove);
@@ -327,15 +321,19 @@ function removeCard(card, focusNext) {
   if (focusNext) (next ? next.querySelector('.remove') : $('pick')).focus();
 }
 
-function setCardState(card, state, note = '') {
+function setCardState(card, state) {
   card.state = state;
   card.li.dataset.state = state;
   card.li.setAttribute('aria-busy', String(state === 'pending' || state === 'waiting'));
-  card.note.textContent = note || (state === 'waiting'
-    ? (model.state === 'error' ? 'Waiting for a model (see the message above).' : 'Waiting for the model…')
-    : state === 'pending' ? 'Classifying…' : '');
-  card.note.hidden = !card.note.textContent;
-  if (state !== 'done') card.timeEl.textContent = '';
+  // Short status in the title row (the card keeps its height); the note is only for errors.
+  if (state !== 'error') {
+    card.note.hidden = true;
+    card.note.replaceChildren();
+  }
+  if (state === 'pending') card.timeEl.textContent = 'classifying…';
+  else if (state === 'waiting') card.timeEl.textContent = model.state === 'error' ? 'no model yet' : 'waiting for the model…';
+  else if (state !== 'done') card.timeEl.textContent = '';
+  card.timeEl.title = state === 'waiting' && model.state === 'error' ? 'The model could not be loaded: see the message at the top.' : '';
 }
 
 function renderPreds(card, top) {
@@ -365,7 +363,6 @@ function notAnImage(card, e) {
     el('strong', { textContent: 'Not an image.' }),
     `${card.name}${type} could not be decoded. Use a JPEG, PNG, WebP, GIF or AVIF file.`,
   );
-  card.note.className = 'card-note card-error';
   card.note.hidden = false;
   if (e && e.message) card.note.title = e.message;
   announce(`${card.name} is not an image`);
@@ -385,6 +382,7 @@ async function runCard(card) {
     card.gen = gen;
     renderPreds(card, r.top);
     setCardState(card, 'done');
+    card.li.removeAttribute('data-error');
     card.li.dataset.top = r.top[0].label;
     card.timeEl.textContent = ms(r.timings.inferenceMs);
     card.timeEl.title = `inference ${ms(r.timings.inferenceMs)}, preprocessing ${ms(r.timings.preprocessMs)}, total ${ms(r.timings.totalMs)} · ${r.width}×${r.height} px`;
@@ -395,7 +393,6 @@ async function runCard(card) {
     card.retry = true;
     setCardState(card, 'error');
     card.note.replaceChildren(el('strong', { textContent: 'Classification failed.' }), e.message);
-    card.note.className = 'card-note card-error';
     card.note.hidden = false;
   }
 }

@@ -18,7 +18,7 @@
 // bytes, inputSize, numClasses }] }; models is empty without --weights). Weight files are served
 // under /local-weights/ with a ?v=<size>-<mtime> tag, so the Cache API never returns stale files.
 //
-// As a module: `const srv = await startDemoServer({ weightsDir, port, host, build, logLevel })`
+// As a module: `const srv = await startDemoServer({ weightsDir, port, host, build, outDir, logLevel })`
 // -> { url, port, models, close() } (used by tests/browser/demo*.test.mjs).
 
 import { createReadStream, existsSync, promises as fs, readFileSync, statSync, readdirSync } from 'node:fs';
@@ -154,7 +154,7 @@ function demoPlugin({ weightsDir }) {
   };
 }
 
-function viteConfig({ weightsDir, port, host, logLevel }) {
+function viteConfig({ weightsDir, port, host, logLevel, outDir }) {
   const plugin = demoPlugin({ weightsDir });
   const config = {
     configFile: false,
@@ -166,19 +166,28 @@ function viteConfig({ weightsDir, port, host, logLevel }) {
     plugins: [plugin],
     server: { port, host, strictPort: port !== 0, headers: ISOLATION_HEADERS, fs: { allow: [ROOT] } },
     preview: { port, host, strictPort: port !== 0, headers: ISOLATION_HEADERS },
-    build: { outDir: path.join(WWW, 'dist'), emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
+    build: { outDir: outDir || path.join(WWW, 'dist'), emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
     worker: { format: 'es' },
     optimizeDeps: { noDiscovery: true, include: [] },
   };
   return { config, plugin };
 }
 
-export async function startDemoServer({ weightsDir, port = 8080, host = 'localhost', build = false, logLevel = 'info' } = {}) {
+export async function startDemoServer({ weightsDir, port = 8080, host = 'localhost', build = false, outDir, logLevel = 'info' } = {}) {
   const wasm = ['single', 'threaded'].map((b) => path.join(ROOT, 'js', 'wasm', b, 'mobilenetv3_bg.wasm'));
   const missing = wasm.filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')}: run ./build.sh first`);
+  if (build) {
+    // A production build copies the glue as an asset without following its imports: the rayon
+    // helper must be inlined (js/tools/prepack.mjs, run by ./build.sh; `./build.sh wasm` alone
+    // leaves a snippet import that the built page could not load).
+    const glue = readFileSync(path.join(ROOT, 'js', 'wasm', 'threaded', 'mobilenetv3.js'), 'utf8');
+    if (/from '\.\/snippets\//.test(glue)) {
+      throw new Error('js/wasm/threaded/mobilenetv3.js still imports a snippet: run ./build.sh (its packaging step, js/tools/prepack.mjs, inlines it) before --build');
+    }
+  }
   const vite = await import('vite');
-  const { config, plugin } = viteConfig({ weightsDir, port, host, logLevel });
+  const { config, plugin } = viteConfig({ weightsDir, port, host, logLevel, outDir });
   let server;
   if (build) {
     await vite.build(config);

@@ -2,8 +2,8 @@
 //! bias and activation.
 //!
 //! Fast path, per output row: the k input rows are resolved once (rows in the padding point at a
-//! zero row). Interior pixels, whose taps are all inside the image, run 4 at a time x 8 channels
-//! with each weight load shared by the 4 pixels and no bounds checks (k = 3 and 5 unrolled);
+//! zero row). Interior pixels, whose taps are all inside the image, run 8 at a time x 4 channels
+//! with each weight load shared by the 8 pixels and no bounds checks (k = 3 and 5 unrolled);
 //! the few border pixels resolve per-tap pointers (columns in the padding read zeros). Each
 //! output is `bias + sum over taps in (ky, kx) order`, as in the reference.
 
@@ -144,7 +144,6 @@ unsafe fn rows_k<const K: usize>(
     y1: usize,
     cs: (usize, usize),
 ) {
-    const PX: usize = 4;
     let c = w.c;
     let (lo, hi) = interior_cols(g);
     for oy in y0..y1 {
@@ -157,9 +156,13 @@ unsafe fn rows_k<const K: usize>(
             border_pixel(&rows, zeros, g, w, act, o.add(ox * c), ox, cs);
         }
         let mut ox = lo;
-        while ox + PX <= hi {
-            interior::<K, PX>(&rows, g, w, act, o.add(ox * c), ox, cs);
-            ox += PX;
+        while ox + 8 <= hi {
+            interior::<K, 8>(&rows, g, w, act, o.add(ox * c), ox, cs);
+            ox += 8;
+        }
+        if ox + 4 <= hi {
+            interior::<K, 4>(&rows, g, w, act, o.add(ox * c), ox, cs);
+            ox += 4;
         }
         while ox < hi {
             interior::<K, 1>(&rows, g, w, act, o.add(ox * c), ox, cs);
@@ -168,41 +171,21 @@ unsafe fn rows_k<const K: usize>(
     }
 }
 
-/// P adjacent interior output pixels, channels [cs.0, cs.1).
+/// P adjacent interior output pixels, channels [cs.0, cs.1), 4 channels at a time: P
+/// accumulators, one weight load per tap shared by the P pixels.
 #[inline(always)]
 unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &ConvGeometry, w: &PackedDepthwise, act: Act, o: *mut f32, ox: usize, cs: (usize, usize)) {
     let (c, s) = (w.c, g.stride);
     let x0 = ox * s - g.pad_left;
     let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
     let (mut ch, c_end) = cs;
-    while ch + 8 <= c_end {
-        let b0 = F32x4::load(bias.add(ch));
-        let b1 = F32x4::load(bias.add(ch + 4));
-        let mut acc = [[b0, b1]; P];
-        for (ky, &row) in rows.iter().enumerate() {
-            for kx in 0..K {
-                let wp = wt.add((ky * K + kx) * c + ch);
-                let (w0, w1) = (F32x4::load(wp), F32x4::load(wp.add(4)));
-                let ip = row.add((x0 + kx) * c + ch);
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let q = ip.add(r * s * c);
-                    a[0] = a[0].add(F32x4::load(q).mul(w0));
-                    a[1] = a[1].add(F32x4::load(q.add(4)).mul(w1));
-                }
-            }
-        }
-        for (r, a) in acc.iter().enumerate() {
-            act.apply4(a[0]).store(o.add(r * c + ch));
-            act.apply4(a[1]).store(o.add(r * c + ch + 4));
-        }
-        ch += 8;
-    }
     while ch + 4 <= c_end {
         let mut acc = [F32x4::load(bias.add(ch)); P];
         for (ky, &row) in rows.iter().enumerate() {
+            let base = row.add(x0 * c + ch);
             for kx in 0..K {
                 let wv = F32x4::load(wt.add((ky * K + kx) * c + ch));
-                let ip = row.add((x0 + kx) * c + ch);
+                let ip = base.add(kx * c);
                 for (r, a) in acc.iter_mut().enumerate() {
                     *a = a.add(F32x4::load(ip.add(r * s * c)).mul(wv));
                 }

@@ -155,7 +155,7 @@ impl SqueezeExcite {
     }
 
     /// Gate `x` ([hw][c], hw = rows * row pixels) in place, given its per-row channel sums
-    /// ([rows][c]): two stages of `team`.
+    /// ([rows][c]): two stages of `team` (three on larger maps with several threads).
     pub fn apply(&self, team: &Team, x: Out, hw: usize, row_sums: &[f32], rows: usize, scratch: Out) {
         let c = self.expand.n;
         let rd = self.reduce.n;
@@ -190,30 +190,47 @@ impl SqueezeExcite {
             }
         });
 
-        // Stage 2: gate values for a group of channels, then those channels of every pixel.
+        // Stage 2: gate values for a group of channels. On small maps the same task then scales
+        // those channels of every pixel. On larger maps a third stage scales by pixel rows
+        // instead, the split the depthwise stage wrote them with, so each member rescales rows
+        // still in its own cache (a channel split would pull every row across cores).
+        let by_rows = team.size > 1 && hw >= 196;
         let np = self.expand.num_panels();
         let per = chunk_size(np, team.size * 2, 1);
         team.stage(np.div_ceil(per), |t| {
             let (p0, p1) = (t * per, ((t + 1) * per).min(np));
-            let (c0, c1) = (p0 * NR, (p1 * NR).min(c));
-            // SAFETY: task t writes gate[c0..c1) and channels [c0, c1) of x only; `hidden` was
-            // completed by stage 1.
+            // SAFETY: task t writes gate[c0..c1) (and channels [c0, c1) of x) only; `hidden`
+            // was completed by stage 1.
             unsafe {
                 gemv_panels(hidden, &self.expand, Act::HardSigmoid, gate, p0, p1);
-                for px in 0..hw {
-                    let row = x.ptr().add(px * c);
-                    let mut ch = c0;
-                    while ch + 4 <= c1 {
-                        F32x4::load(row.add(ch)).mul(F32x4::load(gate.add(ch))).store(row.add(ch));
-                        ch += 4;
-                    }
-                    while ch < c1 {
-                        *row.add(ch) *= *gate.add(ch);
-                        ch += 1;
-                    }
+                if !by_rows {
+                    scale_columns(x.ptr(), hw, c, p0 * NR, (p1 * NR).min(c), gate);
                 }
             }
         });
+        if by_rows {
+            // SAFETY: stage 2 completed the gate.
+            scale_channels(team, x, hw, c, unsafe { std::slice::from_raw_parts(gate, c) });
+        }
+    }
+}
+
+/// x[p][c0..c1] *= gate[c0..c1] for every pixel p.
+///
+/// # Safety
+/// `x` must hold `hw * c` floats and `gate` at least `c1`.
+unsafe fn scale_columns(x: *mut f32, hw: usize, c: usize, c0: usize, c1: usize, gate: *const f32) {
+    for px in 0..hw {
+        let row = x.add(px * c);
+        let mut ch = c0;
+        while ch + 4 <= c1 {
+            F32x4::load(row.add(ch)).mul(F32x4::load(gate.add(ch))).store(row.add(ch));
+            ch += 4;
+        }
+        while ch < c1 {
+            *row.add(ch) *= *gate.add(ch);
+            ch += 1;
+        }
     }
 }
 
@@ -239,7 +256,7 @@ mod tests {
     /// with a tolerance.
     #[test]
     fn squeeze_excite_matches_reference() {
-        for &(rows, row_len, c, rd) in &[(7, 7, 960, 240), (28, 28, 72, 24), (3, 5, 13, 5), (1, 1, 16, 8)] {
+        for &(rows, row_len, c, rd) in &[(7, 7, 960, 240), (28, 28, 72, 24), (14, 14, 37, 9), (3, 5, 13, 5), (1, 1, 16, 8)] {
             let hw = rows * row_len;
             let mut g = Lcg::new((hw * c + rd) as u64);
             let x = g.vec(hw * c, 2.0);

@@ -3,7 +3,7 @@
 // index.d.ts, builds, and classifies a photo in Chromium (threaded when isolated, single when not).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, execFile } from 'node:child_process';
+import { execFileSync, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,6 +119,35 @@ window.__ready = true;
     assert.deepEqual(errors, []);
     t.diagnostic(`vite build, ${isolated ? 'isolated' : 'not isolated'}: ${r.build}, koala ${r.top[0].probability.toFixed(4)}, ${r.totalMs.toFixed(1)} ms`);
   }
+
+  // The same app under `vite` (dev server: it rewrites modules, and serves node_modules itself),
+  // with COOP/COEP from vite.config.js; ../shared is reached through a public/ symlink.
+  symlinkSync(shared.dir, path.join(dir, 'public'));
+  writeFileSync(path.join(dir, 'vite.config.js'), `export default { server: { headers: {
+  'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } } };\n`);
+  const dev = spawn(process.execPath, [path.join(dir, 'node_modules/vite/bin/vite.js'), '--host', '127.0.0.1', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanup.push(() => dev.kill());
+  const devUrl = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`vite dev did not start: ${out}`)), 30000);
+    dev.stdout.on('data', (d) => {
+      out += d;
+      const m = out.replace(/\x1b\[[0-9;]*m/g, '').match(/Local:\s+(http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].replace(/\/$/, ''));
+      }
+    });
+    dev.on('exit', (code) => reject(new Error(`vite dev exited (${code}): ${out}`)));
+  });
+  const { page, context, errors } = await openPage(browser, `${devUrl}/index.html`);
+  const r = await page.evaluate(() => classify('/weights/tf_mobilenetv3_small_100.safetensors',
+    '/weights/tf_mobilenetv3_small_100.config.json', '/photos/koala.jpg'));
+  await context.close();
+  assert.equal(r.top[0].index, 105);
+  assert.equal(r.build, 'threaded');
+  assert.deepEqual(errors, []);
+  t.diagnostic(`vite dev server: ${r.build}, koala ${r.top[0].probability.toFixed(4)}`);
 });
 
 test('weights/download.mjs (./build.sh weights) against a local stand-in for huggingface.co', async (t) => {

@@ -257,7 +257,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (e) {
-    const inUse = e && e.code === 'EADDRINUSE';
+    const inUse = e && (e.code === 'EADDRINUSE' || /port \d+ is already in use/i.test(e.message));
     console.error(`serve: ${inUse ? `port ${opts.port} is in use; pick another with --port N` : e.stack || e.message}`);
     process.exit(1);
   }

@@ -648,7 +648,7 @@ const camera = {
       rows[i].querySelector('.pct').textContent = pct(t.probability);
       rows[i].querySelector('.live-fill').style.transform = `scaleX(${t.probability.toFixed(3)})`;
     }
-    if (now - this.lastStats > 250) { // a readable figure: 4 updates a second
+    if (now - this.lastStats > 250 && !document.hidden) { // a readable figure: 4 updates a second
       this.lastStats = now;
       this.ui().stats.textContent = `${ms(this.inferenceMs)} · ${n > 2 ? this.fps.toFixed(1) : '–'} fps`;
     }

@@ -12,7 +12,7 @@ const el = (tag, props = {}, ...children) => {
 const EXAMPLES = [
   { file: 'chelsea.jpg', title: 'Cat', credit: 'Stefan van der Walt, CC0' },
   { file: 'coffee.jpg', title: 'Coffee', credit: 'Rachel Michetti, CC0' },
-  { file: 'grace_hopper.jpg', title: 'Grace Hopper', credit: 'U.S. Navy, public domain' },
+  { file: 'grace_hopper.jpg', title: 'Portrait', credit: 'Grace Hopper, U.S. Navy, public domain' },
   { file: 'rocket.jpg', title: 'Rocket', credit: 'SpaceX, public domain' },
 ];
 const MAX_CARDS = 60;

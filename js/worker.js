@@ -45,7 +45,10 @@ class WorkerError extends Error {
 
 async function importGlue(kind) {
   const url = BUILDS[kind].glue().href;
-  return import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+  // A template literal on purpose: Vite's dev server rewrites `import(variable)` into
+  // `import(__vite__injectQuery(variable))`, which pulls its HMR client into this worker (it then
+  // touches `document` and throws when the dev server goes away). `${url}` counts as a string.
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ `${url}`);
 }
 
 async function load({ build: wanted, threads }) {

@@ -73,7 +73,7 @@ test('consumer: Vite + TypeScript app installs the packed tarball, type-checks, 
   mkdirSync(path.join(dir, 'src'));
   writeFileSync(path.join(dir, 'src/main.ts'), `import { createClassifier, MODELS, type Classifier, type ClassifyResult, type MobileNetV3Error } from 'mobilenetv3-wasm';
 
-declare global { interface Window { classify(weights: string, config: string, photo: string): Promise<object>; __ready: boolean } }
+declare global { interface Window { classify(weights: string, config: string, photo: string): Promise<object>; __ready: boolean; keepClassifier?: boolean } }
 
 window.classify = async (weights, config, photo) => {
   const phases: string[] = [];
@@ -83,7 +83,7 @@ window.classify = async (weights, config, photo) => {
   empty.width = 0;
   const code: string = await clf.embed(empty).then((v: Float32Array) => \`ok \${v.length}\`, (e: MobileNetV3Error) => e.code);
   const { build, threads, crossOriginIsolated } = clf.info;
-  clf.dispose();
+  if (!window.keepClassifier) clf.dispose();
   return { top: r.top, totalMs: r.timings.totalMs, build, threads, crossOriginIsolated, phases, code, known: Object.keys(MODELS).length };
 };
 window.__ready = true;
@@ -141,11 +141,23 @@ window.__ready = true;
     dev.on('exit', (code) => reject(new Error(`vite dev exited (${code}): ${out}`)));
   });
   const { page, context, errors } = await openPage(browser, `${devUrl}/index.html`);
+  const clientLoads = [];
+  page.on('request', (req) => req.url().endsWith('/@vite/client') && clientLoads.push(req.url()));
   const r = await page.evaluate(() => classify('/weights/tf_mobilenetv3_small_100.safetensors',
     '/weights/tf_mobilenetv3_small_100.config.json', '/photos/koala.jpg'));
-  await context.close();
   assert.equal(r.top[0].index, 105);
   assert.equal(r.build, 'threaded');
+  // Vite's HMR client must stay out of the runtime's workers: stopping the dev server while the
+  // page is open must not raise errors in them.
+  assert.deepEqual(clientLoads, []);
+  await page.evaluate(() => {
+    window.keepClassifier = true; // the next classify() leaves its classifier (worker + pool) running
+    return classify('/weights/tf_mobilenetv3_small_100.safetensors', '/weights/tf_mobilenetv3_small_100.config.json', '/photos/koala.jpg');
+  });
+  assert.deepEqual(clientLoads, []);
+  dev.kill();
+  await new Promise((res) => setTimeout(res, 1500));
+  await context.close();
   assert.deepEqual(errors, []);
   t.diagnostic(`vite dev server: ${r.build}, koala ${r.top[0].probability.toFixed(4)}`);
 });

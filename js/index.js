@@ -467,6 +467,7 @@ class ClassifierImpl {
     let stopped = false;
     let busy = false;
     let last = -Infinity;
+    let lastTime = -1;
     let handle = 0;
     let warned = false;
     const onError = (e) => {
@@ -484,8 +485,12 @@ class ClassifierImpl {
       const now = performance.now();
       if (busy || (typeof document !== 'undefined' && document.hidden)) return;
       if (video.readyState < 2 || video.ended || now - last < minInterval) return;
+      // Without video frame callbacks (older Firefox), animation frames outnumber video frames:
+      // skip paused videos and frames already classified.
+      if (!rvfc && (video.paused || video.currentTime === lastTime)) return;
       busy = true;
       last = now;
+      lastTime = video.currentTime;
       this.classify(video, { topk }).then(
         (r) => { if (!stopped) safeCall(onResult, r); },
         (e) => { if (!stopped && e.code !== 'DISPOSED') onError(e); },

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, REPO_ROOT } from './lib/server.mjs';
@@ -330,5 +330,96 @@ test('figures: time to ready with cached weights, and single-image latency, both
     } finally {
       await context.close();
     }
+  }
+});
+
+test('EXIF orientation: Blob sources are shown upright, as the browser displays them (timm ignores EXIF)', async (t) => {
+  if (!requireShared(t)) return;
+  // koala.jpg + an EXIF APP1 segment saying "rotate 90 degrees clockwise" (Orientation = 6).
+  const jpeg = readFileSync(shared.photo('koala.jpg'));
+  const tiff = Buffer.from([0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0, 2 + 6 + tiff.length]), Buffer.from('Exif\0\0', 'latin1'), tiff]);
+  const at = jpeg[2] === 0xff && jpeg[3] === 0xe0 ? 4 + jpeg.readUInt16BE(4) : 2; // after APP0 (JFIF) if any
+  const rotated = Buffer.concat([jpeg.subarray(0, at), app1, jpeg.subarray(at)]);
+  const { page, context, errors } = await open(iso);
+  try {
+    const out = await page.evaluate(async (b64) => {
+      const clf = await mnv3.createClassifier({ ...T.local('tf_mobilenetv3_small_100'), threads: 2, cache: false });
+      const exif = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'image/jpeg' });
+      const plain = await T.fetchBlob('/shared/photos/koala.jpg');
+      const bmp = await createImageBitmap(plain, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+      const c = new OffscreenCanvas(bmp.height, bmp.width); // the same pixels turned 90 degrees clockwise
+      const ctx = c.getContext('2d');
+      ctx.setTransform(0, 1, -1, 0, bmp.height, 0);
+      ctx.drawImage(bmp, 0, 0);
+      const r = {
+        exif: await clf.classify(exif, { topk: 5 }),
+        turned: await clf.classify(c, { topk: 5 }),
+        plain: await clf.classify(plain, { topk: 5 }),
+      };
+      clf.dispose();
+      return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.top.map((p) => [p.index, p.probability])]));
+    }, rotated.toString('base64'));
+    assert.deepEqual(out.exif, out.turned, 'EXIF-rotated JPEG = its pixels turned upright');
+    assert.notDeepEqual(out.exif, out.plain);
+    t.diagnostic(`koala with EXIF orientation 6: top-1 p ${out.exif[0][1].toFixed(4)} (upright pixels); timm, ignoring EXIF, sees ${out.plain[0][1].toFixed(4)}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('huge images are fed in strips: a 6000x4000 canvas adds little wasm memory, same result as its ImageData', async (t) => {
+  if (!requireShared(t)) return;
+  const { page, context, errors } = await open(iso);
+  try {
+    const out = await page.evaluate(async () => {
+      const clf = await mnv3.createClassifier({ ...T.local('tf_mobilenetv3_small_100'), threads: 2, cache: false });
+      await clf.classify(await T.fetchBlob('/shared/photos/koala.jpg'));
+      const before = (await clf._debug.stats()).wasmMemoryBytes;
+      const c = new OffscreenCanvas(6000, 4000);
+      const ctx = c.getContext('2d');
+      const bmp = await createImageBitmap(await T.fetchBlob('/shared/photos/koala.jpg'));
+      ctx.drawImage(bmp, 0, 0, 6000, 4000);
+      const t0 = performance.now();
+      const big = await clf.classify(c);
+      const ms = performance.now() - t0;
+      const after = (await clf._debug.stats()).wasmMemoryBytes;
+      const viaImageData = await clf.classify(ctx.getImageData(0, 0, 6000, 4000));
+      const afterImageData = (await clf._debug.stats()).wasmMemoryBytes;
+      clf.dispose();
+      return { before, after, afterImageData, big: big.top, viaImageData: viaImageData.top, ms, size: [big.width, big.height] };
+    });
+    const mib = (b) => (b / 1048576).toFixed(1);
+    t.diagnostic(`6000x4000 canvas: ${out.ms.toFixed(0)} ms; wasm memory ${mib(out.before)} -> ${mib(out.after)} MiB (-> ${mib(out.afterImageData)} after an ImageData of it); the RGBA image alone is 91.6 MiB`);
+    assert.deepEqual(out.size, [6000, 4000]);
+    assert.equal(out.big[0].index, 105);
+    assert.deepEqual(out.big, out.viaImageData);
+    assert.ok(out.afterImageData - out.before < 16 * 1048576, `wasm memory grew by ${mib(out.afterImageData - out.before)} MiB`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('package served from another origin (a CDN): the worker starts through a same-origin module shim', async (t) => {
+  if (!requireShared(t)) return;
+  const cdn = await startServer({ isolated: true, cors: true });
+  const { page, context, errors } = await open(iso);
+  try {
+    const out = await page.evaluate(async (cdnUrl) => {
+      const remote = await import(`${cdnUrl}/js/index.js`);
+      const clf = await remote.createClassifier({ ...T.local('tf_mobilenetv3_small_100'), threads: 2, cache: false });
+      const r = await clf.classify(await T.fetchBlob('/shared/photos/koala.jpg'));
+      const { build, threads } = clf.info;
+      clf.dispose();
+      return { top: r.top[0].index, build, threads };
+    }, cdn.url);
+    assert.deepEqual(out, { top: 105, build: 'threaded', threads: 2 });
+    assert.ok(cdn.requests.includes('/js/worker.js') && cdn.requests.includes('/js/wasm/threaded/mobilenetv3_bg.wasm'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await cdn.close();
   }
 });

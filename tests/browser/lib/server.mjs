@@ -14,6 +14,7 @@
 //             are crossOriginIsolated (threads). 'credentialless': COEP credentialless instead.
 //             false: no isolation headers (the runtime must fall back to the single build).
 //   routes    { '/path': (req, res, url) => void } custom handlers, checked first (exact path).
+//   cors      true: Access-Control-Allow-Origin: * and CORP cross-origin (a CDN stand-in).
 //   port      default 0 (a free port); host is 127.0.0.1 (a secure context, so the Cache API works).
 // Query parameters understood on any file:
 //   ?throttle=N   send at most N bytes per 100 ms (to abort a download half-way)
@@ -35,7 +36,7 @@ const TYPES = {
   '.y4m': 'video/x-yuv4mpeg', '.map': 'application/json', '.txt': 'text/plain; charset=utf-8', '.ico': 'image/x-icon',
 };
 
-export async function startServer({ root = REPO_ROOT, mounts = { '/shared/': SHARED_DIR }, isolated = true, routes = {}, port = 0 } = {}) {
+export async function startServer({ root = REPO_ROOT, mounts = { '/shared/': SHARED_DIR }, isolated = true, routes = {}, port = 0, cors = false } = {}) {
   const requests = [];
   const sockets = new Set();
   const server = createServer(async (req, res) => {
@@ -45,7 +46,8 @@ export async function startServer({ root = REPO_ROOT, mounts = { '/shared/': SHA
       res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
       res.setHeader('Cross-Origin-Embedder-Policy', isolated === 'credentialless' ? 'credentialless' : 'require-corp');
     }
-    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    res.setHeader('Cross-Origin-Resource-Policy', cors ? 'cross-origin' : 'same-origin');
+    if (cors) res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Cache-Control', 'no-store');
     try {
       if (routes[url.pathname]) return await routes[url.pathname](req, res, url);

@@ -225,7 +225,6 @@ async function loadModel(entry) {
   const t0 = performance.now();
   let downloaded = false;
   let cached = false;
-  let engineReady = false;
   let lastPaint = 0;
   const onProgress = (e) => {
     if (gen !== model.gen) return;
@@ -238,10 +237,9 @@ async function loadModel(entry) {
       lastPaint = now;
       const f = total ? Math.min(1, e.loaded / total) : null;
       setProgress(f == null ? null : f * 0.9, cached ? `Loading ${entry.name} from the browser cache…` : `Downloading ${entry.name}: ${mb(e.loaded)} of ${mb(total)}`);
-    } else if (e.phase === 'compile' && e.loaded === 1 && !downloaded) {
-      engineReady = true; // the wasm compiled while downloading: nothing to show
     } else if (e.phase === 'init' && e.loaded === 0) {
-      setProgress(0.95, `Setting up the network${engineReady ? '' : ' (WebAssembly)'}…`);
+      // (The WebAssembly compiles while the weights download: no step of its own to show.)
+      setProgress(0.95, `Setting up the network…`);
     }
   };
   try {

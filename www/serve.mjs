@@ -3,7 +3,7 @@
 // every response, so the threaded wasm build can run). `./build.sh serve [...]` runs this after
 // building the wasm.
 //
-//   node www/serve.mjs [--weights DIR] [--port N] [--host HOST] [--build]
+//   node www/serve.mjs [--weights DIR] [--port N] [--host HOST] [--build] [--no-reload]
 //
 //   --weights DIR  serve local weight files (works offline): NAME.safetensors + NAME.config.json,
 //                  or DIR/NAME/model.safetensors + DIR/NAME/config.json (what `./build.sh weights`
@@ -13,12 +13,13 @@
 //   --host HOST    default localhost (a secure context: the Cache API and threads work)
 //   --build        production build (vite build -> www/dist) served by `vite preview`, instead of
 //                  the dev server
+//   --no-reload    dev server: do not reload the page when a file changes (no file watcher)
 //
 // The page reads /local-models.json ({ dir, models: [{ name, architecture, weightsUrl, configUrl,
 // bytes, inputSize, numClasses }] }; models is empty without --weights). Weight files are served
 // under /local-weights/ with a ?v=<size>-<mtime> tag, so the Cache API never returns stale files.
 //
-// As a module: `const srv = await startDemoServer({ weightsDir, port, host, build, outDir, logLevel })`
+// As a module: `const srv = await startDemoServer({ weightsDir, port, host, build, outDir, reload, logLevel })`
 // -> { url, port, models, close() } (used by tests/browser/demo*.test.mjs).
 
 import { createReadStream, existsSync, promises as fs, readFileSync, statSync, readdirSync } from 'node:fs';
@@ -154,7 +155,7 @@ function demoPlugin({ weightsDir }) {
   };
 }
 
-function viteConfig({ weightsDir, port, host, logLevel, outDir }) {
+function viteConfig({ weightsDir, port, host, logLevel, outDir, reload }) {
   const plugin = demoPlugin({ weightsDir });
   const config = {
     configFile: false,
@@ -164,7 +165,12 @@ function viteConfig({ weightsDir, port, host, logLevel, outDir }) {
     // The demo imports the package by its name, exactly as an app using it from npm would.
     resolve: { alias: { 'mobilenetv3-wasm': PACKAGE } },
     plugins: [plugin],
-    server: { port, host, strictPort: port !== 0, headers: ISOLATION_HEADERS, fs: { allow: [ROOT] } },
+    server: {
+      port, host, strictPort: port !== 0, headers: ISOLATION_HEADERS, fs: { allow: [ROOT] },
+      // reload false: no watcher and no HMR, so the page is never reloaded under its user (tests;
+      // files are still read afresh on each request).
+      ...(reload ? {} : { hmr: false, watch: null }),
+    },
     preview: { port, host, strictPort: port !== 0, headers: ISOLATION_HEADERS },
     build: { outDir: outDir || path.join(WWW, 'dist'), emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
     worker: { format: 'es' },
@@ -173,7 +179,7 @@ function viteConfig({ weightsDir, port, host, logLevel, outDir }) {
   return { config, plugin };
 }
 
-export async function startDemoServer({ weightsDir, port = 8080, host = 'localhost', build = false, outDir, logLevel = 'info' } = {}) {
+export async function startDemoServer({ weightsDir, port = 8080, host = 'localhost', build = false, outDir, reload = true, logLevel = 'info' } = {}) {
   const wasm = ['single', 'threaded'].map((b) => path.join(ROOT, 'js', 'wasm', b, 'mobilenetv3_bg.wasm'));
   const missing = wasm.filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')}: run ./build.sh first`);
@@ -187,7 +193,7 @@ export async function startDemoServer({ weightsDir, port = 8080, host = 'localho
     }
   }
   const vite = await import('vite');
-  const { config, plugin } = viteConfig({ weightsDir, port, host, logLevel, outDir });
+  const { config, plugin } = viteConfig({ weightsDir, port, host, logLevel, outDir, reload });
   let server;
   if (build) {
     await vite.build(config);
@@ -209,7 +215,7 @@ export async function startDemoServer({ weightsDir, port = 8080, host = 'localho
 }
 
 function parseArgs(argv) {
-  const opts = { port: 8080, host: 'localhost', build: false };
+  const opts = { port: 8080, host: 'localhost', build: false, reload: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -223,6 +229,7 @@ function parseArgs(argv) {
     else if (a === '--host') opts.host = value();
     else if (a.startsWith('--host=')) opts.host = a.slice(7);
     else if (a === '--build') opts.build = true;
+    else if (a === '--no-reload') opts.reload = false;
     else if (a === '-h' || a === '--help') opts.help = true;
     else throw new Error(`unknown option ${a}`);
   }

@@ -31,7 +31,8 @@ const cleanup = [];
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   if (!sharedAvailable()) return; // each test reports the skip (or, with CI set, the failure)
-  srv = await startDemoServer({ weightsDir: WEIGHTS_DIR, port: 0, host: '127.0.0.1', logLevel: 'warn' });
+  // reload: false: no page reload if someone edits js/ or www/ while the tests run.
+  srv = await startDemoServer({ weightsDir: WEIGHTS_DIR, port: 0, host: '127.0.0.1', reload: false, logLevel: 'warn' });
 });
 
 after(async () => {
@@ -556,7 +557,7 @@ test('camera: no camera -> a message; two cameras -> a camera picker that switch
 
 test('published models (no --weights): models.json picker, weights unreachable -> what to do, retry, cached afterwards', async (t) => {
   if (!requireShared(t)) return;
-  const plain = await startDemoServer({ port: 0, host: '127.0.0.1', logLevel: 'warn' });
+  const plain = await startDemoServer({ port: 0, host: '127.0.0.1', reload: false, logLevel: 'warn' });
   cleanup.push(() => plain.close());
   const browser = await launch();
   const context = await browser.newContext({ viewport: DESKTOP });

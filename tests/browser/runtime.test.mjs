@@ -318,13 +318,15 @@ test('figures: time to ready with cached weights, and single-image latency, both
           for (let i = 0; i < 15; i++) runs.push((await clf.classify(blob)).timings);
           const med = (k) => runs.map((x) => x[k]).sort((a, b) => a - b)[7];
           const info = clf.info;
+          const { wasmMemoryBytes } = await clf._debug.stats();
           clf.dispose();
           await mnv3.clearCache();
-          return { readyMs, build: info.build, threads: info.threads, total: med('totalMs'), infer: med('inferenceMs'), pre: med('preprocessMs') };
+          return { readyMs, build: info.build, threads: info.threads, total: med('totalMs'), infer: med('inferenceMs'), pre: med('preprocessMs'), mem: wasmMemoryBytes };
         }, model);
         assert.equal(r.threads, threads);
         t.diagnostic(`${model} ${r.build} (${r.threads} threads): ready from cache ${r.readyMs.toFixed(0)} ms; ` +
-          `classify 299x299 median total ${r.total.toFixed(1)} ms (preprocess ${r.pre.toFixed(1)}, inference ${r.infer.toFixed(1)})`);
+          `classify 299x299 median total ${r.total.toFixed(1)} ms (preprocess ${r.pre.toFixed(1)}, inference ${r.infer.toFixed(1)}); ` +
+          `wasm memory ${(r.mem / 1048576).toFixed(1)} MiB`);
       }
       assert.deepEqual(errors, []);
     } finally {

@@ -294,7 +294,8 @@ function makeCard(blob, name) {
   }
   const note = el('p', { className: 'card-note card-error', hidden: true });
   const body = el('div', { className: 'card-body' }, el('div', { className: 'card-title' }, nameEl, timeEl), preds, note);
-  const remove = el('button', { className: 'remove', type: 'button', title: 'Remove', ariaLabel: `Remove ${name}`, textContent: '×' });
+  const remove = el('button', { className: 'remove', type: 'button', title: 'Remove', textContent: '×' });
+  remove.setAttribute('aria-label', `Remove ${name}`);
   const li = el('li', { className: 'result-card card' }, thumb, body, remove);
   li.setAttribute('aria-label', name);
   const card = { id, blob, name, url, li, img, thumb, preds, note, timeEl, state: 'pending', gen: -1, result: null };

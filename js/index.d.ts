@@ -67,7 +67,7 @@ export interface ModelEntry {
 export declare const MODELS: Readonly<Record<string, ModelEntry>>;
 export declare const DEFAULT_MODEL: 'mobilenetv3_large_100';
 
-export interface ProgressEvent {
+export interface LoadProgress {
   phase: 'download' | 'compile' | 'init';
   /** Bytes downloaded for 'download'; 0 then 1 for 'compile' and 'init' (start, done). */
   loaded: number;
@@ -90,7 +90,7 @@ export interface CreateClassifierOptions {
   threads?: number | 'auto';
   /** Keep downloaded weights/config in the Cache API and reuse them. Default true. */
   cache?: boolean;
-  onProgress?: (e: ProgressEvent) => void;
+  onProgress?: (e: LoadProgress) => void;
   /** Aborts the download / initialisation (rejects with code ABORTED). */
   signal?: AbortSignal;
   /** Watchdog for one worker call, in ms (default 30000; initialisation gets 4x). On expiry the

@@ -84,8 +84,9 @@ const RAW_TYPES = { '.js': 'text/javascript; charset=utf-8', '.wasm': 'applicati
 
 /**
  * Dev server only: the wasm-bindgen glue under js/wasm/ is served byte for byte, as a bundler's
- * production build ships it. (Vite's dev transform would add `import "/@vite/client"` to it, which
- * cannot resolve in the rayon thread workers, started from a blob: copy of the glue.)
+ * production build ships it. (Vite's dev transform would add `import "/@vite/client"` to it, i.e.
+ * its HMR client inside the engine's worker and thread pool; with an older glue whose pool threads
+ * booted from a blob: copy of it, that import could not even resolve and the threads hung.)
  */
 async function rawWasmGlue(req, res, next) {
   const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);

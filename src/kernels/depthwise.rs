@@ -153,7 +153,7 @@ unsafe fn rows_k<const K: usize>(
         }
         let o = out.add(oy * g.out_w * c);
         for ox in (0..lo).chain(hi..g.out_w) {
-            border_pixel(&rows, zeros, g, w, act, o.add(ox * c), ox, cs);
+            edge_pixel(&rows, g, w, act, o.add(ox * c), ox, cs);
         }
         let mut ox = lo;
         while ox + 8 <= hi {
@@ -210,30 +210,41 @@ unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &C
     }
 }
 
-/// One output pixel near the left/right edge: per-tap pointers, padding columns read zeros.
+/// One output pixel near the left/right edge: the interior loop over the kernel columns that
+/// fall inside the image (the others would only add zeros, as the reference skips them).
 #[inline(never)]
-unsafe fn border_pixel<const K: usize>(
-    rows: &[*const f32; K],
-    zeros: *const f32,
-    g: &ConvGeometry,
-    w: &PackedDepthwise,
-    act: Act,
-    o: *mut f32,
-    ox: usize,
-    cs: (usize, usize),
-) {
-    let c = w.c;
-    let mut taps = [zeros; MAX_TAPS];
-    for (ky, &row) in rows.iter().enumerate() {
-        for kx in 0..K {
-            // A padding row is the zero row, which is long enough for any column.
-            taps[ky * K + kx] = match g.in_x(ox, kx) {
-                Some(x) => row.add(x * c),
-                None => zeros,
-            };
+unsafe fn edge_pixel<const K: usize>(rows: &[*const f32; K], g: &ConvGeometry, w: &PackedDepthwise, act: Act, o: *mut f32, ox: usize, cs: (usize, usize)) {
+    let (c, s) = (w.c, g.stride);
+    let x0 = (ox * s) as isize - g.pad_left as isize; // input column of kx = 0, may be < 0
+    let kx_lo = (-x0).clamp(0, K as isize) as usize;
+    let kx_hi = (g.in_w as isize - x0).clamp(0, K as isize) as usize;
+    let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
+    let (mut ch, c_end) = cs;
+    while ch + 8 <= c_end {
+        let mut a0 = F32x4::load(bias.add(ch));
+        let mut a1 = F32x4::load(bias.add(ch + 4));
+        for (ky, &row) in rows.iter().enumerate() {
+            for kx in kx_lo..kx_hi {
+                let ip = row.offset((x0 + kx as isize) * c as isize).add(ch);
+                let wp = wt.add((ky * K + kx) * c + ch);
+                a0 = a0.add(F32x4::load(ip).mul(F32x4::load(wp)));
+                a1 = a1.add(F32x4::load(ip.add(4)).mul(F32x4::load(wp.add(4))));
+            }
         }
+        act.apply4(a0).store(o.add(ch));
+        act.apply4(a1).store(o.add(ch + 4));
+        ch += 8;
     }
-    pixel(&taps[..K * K], w, act, o, cs);
+    while ch < c_end {
+        let mut acc = *bias.add(ch);
+        for (ky, &row) in rows.iter().enumerate() {
+            for kx in kx_lo..kx_hi {
+                acc += *row.offset((x0 + kx as isize) * c as isize).add(ch) * *wt.add((ky * K + kx) * c + ch);
+            }
+        }
+        *o.add(ch) = act.apply(acc);
+        ch += 1;
+    }
 }
 
 /// Channels [cs.0, cs.1) of one output pixel from resolved tap pointers.

@@ -1,16 +1,9 @@
 // Contender: ONNX Runtime Web (onnxruntime-web from npm), WebAssembly execution provider
 // (SIMD128, the threaded build; numThreads as asked), on the ONNX export of the same weights.
 
-let spawned = 0;
-const NativeWorker = globalThis.Worker;
-if (NativeWorker) {
-  globalThis.Worker = class extends NativeWorker {
-    constructor(...a) {
-      super(...a);
-      spawned++;
-    }
-  };
-}
+import { countSpawnedWorkers, timeCalls, workersSpawned } from './contender.mjs';
+
+countSpawnedWorkers();
 
 const ORT_DIR = '/node_modules/onnxruntime-web/dist/';
 let ort = null;
@@ -38,7 +31,7 @@ async function init({ threads, model }) {
     simd: ort.env.wasm.simd,
     inputs: session.inputNames,
     outputs: session.outputNames,
-    workersSpawned: spawned,
+    workersSpawned: workersSpawned(),
   };
 }
 
@@ -54,18 +47,10 @@ const handlers = {
   async infer({ tensor, size }) {
     feeds = { [session.inputNames[0]]: new ort.Tensor('float32', tensor, [1, 3, size, size]) };
     const logits = await once();
-    return { logits, workersSpawned: spawned };
+    return { logits, workersSpawned: workersSpawned() };
   },
-  async time({ warmup, iters }) {
-    let sink = 0;
-    for (let i = 0; i < warmup; i++) sink += (await once())[0];
-    const times = new Float64Array(iters);
-    for (let i = 0; i < iters; i++) {
-      const t0 = performance.now();
-      sink += (await once())[0];
-      times[i] = performance.now() - t0;
-    }
-    return { times: Array.from(times), sink, workersSpawned: spawned };
+  time({ warmup, iters }) {
+    return timeCalls(once, warmup, iters);
   },
 };
 

@@ -2,16 +2,9 @@
 // init {build, threads, model} -> info; preprocess {width, height, rgba} -> tensor;
 // infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][]
 
-let spawned = 0;
-const NativeWorker = globalThis.Worker;
-if (NativeWorker) {
-  globalThis.Worker = class extends NativeWorker {
-    constructor(...a) {
-      super(...a);
-      spawned++;
-    }
-  };
-}
+import { countSpawnedWorkers, timeCalls, workersSpawned } from './contender.mjs';
+
+countSpawnedWorkers();
 
 let glue = null;
 let engine = null;
@@ -30,7 +23,7 @@ async function init({ build, threads, model }) {
   engine = new glue.Engine(weights, config, model.arch);
   const info = JSON.parse(engine.info());
   delete info.labels;
-  return { ...info, build: glue.buildKind(), threads: glue.threadCount(), requested, workersSpawned: spawned };
+  return { ...info, build: glue.buildKind(), threads: glue.threadCount(), requested, workersSpawned: workersSpawned() };
 }
 
 function once() {
@@ -49,18 +42,10 @@ const handlers = {
   infer({ tensor, size: s }) {
     input = tensor;
     size = s;
-    return { logits: once(), workersSpawned: spawned };
+    return { logits: once(), workersSpawned: workersSpawned() };
   },
   time({ warmup, iters }) {
-    let sink = 0;
-    for (let i = 0; i < warmup; i++) sink += once()[0];
-    const times = new Float64Array(iters);
-    for (let i = 0; i < iters; i++) {
-      const t0 = performance.now();
-      sink += once()[0];
-      times[i] = performance.now() - t0;
-    }
-    return { times: Array.from(times), sink };
+    return timeCalls(once, warmup, iters);
   },
   profile({ reps }) {
     const now = () => performance.now();

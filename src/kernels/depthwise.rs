@@ -101,10 +101,11 @@ pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwi
         // cells of `row_sums`); every tap pointer is inside `input` (checked by the geometry)
         // or inside the zero row.
         unsafe {
+            let job = Rows { input: input.as_ptr(), zeros: zeros.as_ptr(), g, w, act, out: out.ptr(), rows: y0..y1, cs };
             match g.k {
-                3 => rows_k::<3>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
-                5 => rows_k::<5>(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
-                _ => rows_any(input.as_ptr(), zeros.as_ptr(), g, w, act, out.ptr(), y0, y1, cs),
+                3 => rows_k::<3>(&job),
+                5 => rows_k::<5>(&job),
+                _ => rows_any(&job),
             }
             if let Some(rs) = row_sums {
                 for oy in y0..y1 {
@@ -131,22 +132,24 @@ unsafe fn row_ptr(input: *const f32, zeros: *const f32, g: &ConvGeometry, c: usi
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-unsafe fn rows_k<const K: usize>(
+/// One task: output rows `rows` x channels [cs.0, cs.1).
+struct Rows<'a> {
     input: *const f32,
     zeros: *const f32,
-    g: &ConvGeometry,
-    w: &PackedDepthwise,
+    g: &'a ConvGeometry,
+    w: &'a PackedDepthwise,
     act: Act,
     out: *mut f32,
-    y0: usize,
-    y1: usize,
+    rows: std::ops::Range<usize>,
     cs: (usize, usize),
-) {
+}
+
+#[inline(never)]
+unsafe fn rows_k<const K: usize>(job: &Rows) {
+    let Rows { input, zeros, g, w, act, out, cs, .. } = *job;
     let c = w.c;
     let (lo, hi) = interior_cols(g);
-    for oy in y0..y1 {
+    for oy in job.rows.clone() {
         let mut rows = [zeros; K];
         for (ky, r) in rows.iter_mut().enumerate() {
             *r = row_ptr(input, zeros, g, c, oy, ky);
@@ -286,22 +289,12 @@ unsafe fn pixel(taps: &[*const f32], w: &PackedDepthwise, act: Act, o: *mut f32,
 }
 
 /// Any kernel size: per-pixel tap pointers.
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn rows_any(
-    input: *const f32,
-    zeros: *const f32,
-    g: &ConvGeometry,
-    w: &PackedDepthwise,
-    act: Act,
-    out: *mut f32,
-    y0: usize,
-    y1: usize,
-    cs: (usize, usize),
-) {
+unsafe fn rows_any(job: &Rows) {
+    let Rows { input, zeros, g, w, act, out, cs, .. } = *job;
     let (c, k) = (w.c, g.k);
     let mut taps = [zeros; MAX_TAPS];
-    for oy in y0..y1 {
+    for oy in job.rows.clone() {
         for ox in 0..g.out_w {
             for ky in 0..k {
                 for kx in 0..k {

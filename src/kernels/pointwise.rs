@@ -129,7 +129,8 @@ pub fn pointwise(team: &Team, a: &[f32], m: usize, w: &PackedPointwise, act: Act
         let p0 = nt * panels_per_task;
         // SAFETY: tasks write disjoint [m0..m1) x [p0*NR..p1*NR) blocks of `out`; all indices
         // stay inside the lengths asserted above.
-        unsafe { gemm_block(a.as_ptr(), k, w, act, res, out.ptr(), n, m0, (m0 + rows_per_task).min(m), p0, (p0 + panels_per_task).min(np)) };
+        let job = Block { a: a.as_ptr(), w, out: out.ptr(), rows: m0..(m0 + rows_per_task).min(m), panels: p0..(p0 + panels_per_task).min(np) };
+        unsafe { gemm_block(&job, act, res) };
     });
 }
 
@@ -205,27 +206,23 @@ pub(crate) unsafe fn store_row(v: &[F32x4; 2], act: Act, residual: Option<*const
     }
 }
 
+/// One task of the GEMM: output rows `rows` x panels `panels` (A is [m][w.k], out [m][w.n]).
+struct Block<'a> {
+    a: *const f32,
+    w: &'a PackedPointwise,
+    out: *mut f32,
+    rows: std::ops::Range<usize>,
+    panels: std::ops::Range<usize>,
+}
+
 /// Dispatch to a copy of the row-block loop specialized for the activation and the residual,
 /// so the per-tile epilogue has no branches.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_block(
-    a: *const f32,
-    k: usize,
-    w: &PackedPointwise,
-    act: Act,
-    residual: Option<*const f32>,
-    out: *mut f32,
-    n: usize,
-    m0: usize,
-    m1: usize,
-    p0: usize,
-    p1: usize,
-) {
+unsafe fn gemm_block(job: &Block, act: Act, residual: Option<*const f32>) {
     macro_rules! go {
         ($a:expr) => {
             match residual {
-                Some(r) => gemm_block_t::<{ $a.code() }, true>(a, k, w, r, out, n, m0, m1, p0, p1),
-                None => gemm_block_t::<{ $a.code() }, false>(a, k, w, core::ptr::null(), out, n, m0, m1, p0, p1),
+                Some(r) => gemm_block_t::<{ $a.code() }, true>(job, r),
+                None => gemm_block_t::<{ $a.code() }, false>(job, core::ptr::null()),
             }
         };
     }
@@ -237,30 +234,20 @@ unsafe fn gemm_block(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn gemm_block_t<const A: u8, const RES: bool>(
-    a: *const f32,
-    k: usize,
-    w: &PackedPointwise,
-    residual: *const f32,
-    out: *mut f32,
-    n: usize,
-    m0: usize,
-    m1: usize,
-    p0: usize,
-    p1: usize,
-) {
+unsafe fn gemm_block_t<const A: u8, const RES: bool>(job: &Block, residual: *const f32) {
     let act = Act::from_code(A);
+    let (a, w, out) = (job.a, job.w, job.out);
+    let (k, n) = (w.k, w.n);
     let res = |off: usize| if RES { Some(residual.add(off)) } else { None };
     // Row blocks whose A rows fit in L1 (~32 KiB): each block is swept panel by panel, so a
     // panel is reused by every row of the block and each output row is completed while its
     // cache lines are still near (whole lines written, not one half per panel pass).
     let block = ((8192 / k.max(1)) / MR * MR).clamp(MR, 256);
-    let mut b0 = m0;
-    while b0 < m1 {
-        let b1 = (b0 + block).min(m1);
-        for p in p0..p1 {
+    let mut b0 = job.rows.start;
+    while b0 < job.rows.end {
+        let b1 = (b0 + block).min(job.rows.end);
+        for p in job.panels.clone() {
             let panel = w.panels.as_ptr().add(p * k * NR);
             let bias = w.bias.as_ptr().add(p * NR);
             let n0 = p * NR;

@@ -50,11 +50,11 @@ test('weights/models.json and js/models.js list the same models, with timm Huggi
   }
 });
 
-test('npm pack ships the JS, types, worker and both wasm builds, nothing else', () => {
+test('npm pack ships the JS, types, worker, both wasm builds and the NOTICE, nothing else', () => {
   const out = JSON.parse(npm(['pack', '--dry-run', '--json', '--silent'], JS));
   const files = out[0].files.map((f) => f.path).sort();
   assert.deepEqual(files, [
-    'README.md', 'index.d.ts', 'index.js', 'models.js', 'package.json',
+    'NOTICE', 'README.md', 'index.d.ts', 'index.js', 'models.js', 'package.json',
     'wasm/single/mobilenetv3.js', 'wasm/single/mobilenetv3_bg.wasm',
     'wasm/threaded/mobilenetv3.js', 'wasm/threaded/mobilenetv3_bg.wasm', 'worker.js',
   ]);

@@ -35,3 +35,15 @@ export async function timeCalls(once, warmup, iters) {
   }
   return { times: Array.from(times), sink, workersSpawned: spawned };
 }
+
+/** Answer the page's {id, cmd, ...} messages with `handlers[cmd]`; `describe` formats errors. */
+export function serve(handlers, describe = (e) => String((e && e.stack) || e)) {
+  self.onmessage = async ({ data }) => {
+    try {
+      const result = await handlers[data.cmd](data);
+      self.postMessage({ id: data.id, ok: true, result });
+    } catch (e) {
+      self.postMessage({ id: data.id, ok: false, error: describe(e) });
+    }
+  };
+}

@@ -1,7 +1,7 @@
 // Contender: ONNX Runtime Web (onnxruntime-web from npm), WebAssembly execution provider
 // (SIMD128, the threaded build; numThreads as asked), on the ONNX export of the same weights.
 
-import { countSpawnedWorkers, timeCalls, workersSpawned } from './contender.mjs';
+import { countSpawnedWorkers, serve, timeCalls, workersSpawned } from './contender.mjs';
 
 countSpawnedWorkers();
 
@@ -54,11 +54,4 @@ const handlers = {
   },
 };
 
-self.onmessage = async ({ data }) => {
-  try {
-    const result = await handlers[data.cmd](data);
-    self.postMessage({ id: data.id, ok: true, result });
-  } catch (e) {
-    self.postMessage({ id: data.id, ok: false, error: String(e && e.stack || e) });
-  }
-};
+serve(handlers);

@@ -2,7 +2,7 @@
 // init {build, threads, model} -> info; preprocess {width, height, rgba} -> tensor;
 // infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][]
 
-import { countSpawnedWorkers, timeCalls, workersSpawned } from './contender.mjs';
+import { countSpawnedWorkers, serve, timeCalls, workersSpawned } from './contender.mjs';
 
 countSpawnedWorkers();
 
@@ -55,12 +55,7 @@ const handlers = {
   },
 };
 
-self.onmessage = async ({ data }) => {
-  try {
-    const result = await handlers[data.cmd](data);
-    self.postMessage({ id: data.id, ok: true, result });
-  } catch (e) {
-    const panic = glue && glue.lastPanic ? glue.lastPanic() : null;
-    self.postMessage({ id: data.id, ok: false, error: `${e && e.message || e}${panic ? ` (panic: ${panic})` : ''}` });
-  }
-};
+serve(handlers, (e) => {
+  const panic = glue && glue.lastPanic ? glue.lastPanic() : null;
+  return `${(e && e.message) || e}${panic ? ` (panic: ${panic})` : ''}`;
+});

@@ -2,25 +2,15 @@
 // classifier keeps working afterwards where that makes sense (bad images, engine panics, hangs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './lib/server.mjs';
-import { launchChromium, openPage } from './lib/browser.mjs';
+import { openPage, startIsolatedAndPlain } from './lib/browser.mjs';
 import { requireShared } from './lib/shared.mjs';
 
 const PAGE = '/tests/browser/pages/runtime.html';
 const SMALL = 'tf_mobilenetv3_small_100';
-let iso, plain, browser;
+let iso, plain, browser, env;
 
-before(async () => {
-  iso = await startServer({ isolated: true });
-  plain = await startServer({ isolated: false });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await iso?.close();
-  await plain?.close();
-});
+before(async () => ({ iso, plain, browser } = env = await startIsolatedAndPlain()));
+after(() => env?.close());
 
 /** Runs `fn` in a fresh runtime page; fails on uncaught page/worker errors not matching `allow`. */
 async function inPage(srv, fn, arg, allow = /^$/) {

@@ -7,24 +7,15 @@ import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, REPO_ROOT } from './lib/server.mjs';
-import { launchChromium, openPage } from './lib/browser.mjs';
+import { openPage, startIsolatedAndPlain } from './lib/browser.mjs';
 import { shared, requireShared, MODELS_UNDER_TEST } from './lib/shared.mjs';
 
 const PAGE = '/tests/browser/pages/runtime.html';
-let iso, plain, browser;
+let iso, plain, browser, env;
 const results = {}; // model -> build -> [{ url, top }]
 
-before(async () => {
-  iso = await startServer({ isolated: true });
-  plain = await startServer({ isolated: false });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await iso?.close();
-  await plain?.close();
-});
+before(async () => ({ iso, plain, browser } = env = await startIsolatedAndPlain()));
+after(() => env?.close());
 
 async function open(srv) {
   const p = await openPage(browser, srv.url + PAGE);

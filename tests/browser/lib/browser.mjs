@@ -100,3 +100,24 @@ export async function workerHeapProbe(context, page) {
     close: () => cdp.detach().catch(() => {}),
   };
 }
+
+/**
+ * The usual environment of the runtime tests: one cross-origin-isolated server, one plain
+ * server (no COOP/COEP) and one Chromium. `close()` stops all three.
+ */
+export async function startIsolatedAndPlain() {
+  const { startServer } = await import('./server.mjs');
+  const iso = await startServer({ isolated: true });
+  const plain = await startServer({ isolated: false });
+  const browser = await launchChromium();
+  return {
+    iso,
+    plain,
+    browser,
+    async close() {
+      await browser.close();
+      await iso.close();
+      await plain.close();
+    },
+  };
+}

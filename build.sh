@@ -48,9 +48,20 @@ setup_node() {
 }
 
 setup_browser() {
+  # The three engines the browser tests run in (tests/browser/lib/engines.mjs), Debian's own builds:
+  # Chromium, Firefox ESR (driven over WebDriver BiDi) and WebKitGTK's MiniBrowser + WebKitWebDriver
+  # (under xvfb-run: MiniBrowser has no headless mode).
   if ! command -v chromium >/dev/null 2>&1; then
     log "installing Debian chromium"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  local need=()
+  command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
+  command -v WebKitWebDriver >/dev/null 2>&1 || need+=(webkit2gtk-driver)
+  command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing Debian ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
 }
 

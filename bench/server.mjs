@@ -3,7 +3,8 @@
 // the folders the benchmark needs.
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { extname, resolve } from 'node:path';
+import { requestPath, fileUnder } from '../tools/request-path.mjs';
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -32,17 +33,15 @@ export function startServer(mounts, { host = '127.0.0.1', port = 0, log = () => 
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-store',
     };
-    let path;
-    try {
-      path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    } catch {
-      res.writeHead(400, headers).end();
+    const path = requestPath(req.url);
+    if (path === null) {
+      res.writeHead(400, { ...headers, 'Content-Type': 'text/plain' }).end('bad request: malformed URL');
       return;
     }
     for (const [prefix, dir] of table) {
       if (!path.startsWith(prefix)) continue;
-      const file = normalize(join(dir, path.slice(prefix.length)));
-      if (file !== dir && !file.startsWith(dir + sep)) break;
+      const file = fileUnder(dir, path.slice(prefix.length));
+      if (!file) break;
       let st;
       try {
         st = statSync(file);

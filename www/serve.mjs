@@ -25,6 +25,7 @@
 import { createReadStream, existsSync, promises as fs, readFileSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { requestPath, fileUnder } from '../tools/request-path.mjs';
 
 const WWW = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(WWW, '..');
@@ -89,11 +90,11 @@ const RAW_TYPES = { '.js': 'text/javascript; charset=utf-8', '.wasm': 'applicati
  * booted from a blob: copy of it, that import could not even resolve and the threads hung.)
  */
 async function rawWasmGlue(req, res, next) {
-  const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-  if (!pathname.startsWith('/@fs/')) return next();
-  const file = path.normalize(pathname.slice('/@fs'.length));
-  const type = RAW_TYPES[path.extname(file)];
-  if (!type || !file.startsWith(WASM_DIR + path.sep)) return next();
+  const pathname = requestPath(req.url);
+  if (!pathname || !pathname.startsWith('/@fs/')) return next();
+  const file = fileUnder(WASM_DIR, path.relative(WASM_DIR, path.resolve(pathname.slice('/@fs'.length))));
+  const type = file && RAW_TYPES[path.extname(file)];
+  if (!type) return next();
   const st = await fs.stat(file).catch(() => null);
   if (!st || !st.isFile()) return next();
   res.setHeader('Content-Type', type);
@@ -101,6 +102,19 @@ async function rawWasmGlue(req, res, next) {
   res.setHeader('Cache-Control', 'no-cache');
   if (req.method === 'HEAD') return res.end();
   createReadStream(file).on('error', (e) => res.destroy(e)).pipe(res);
+}
+
+/**
+ * First middleware: a malformed URL (`/%E0%A4%A`, `//[`) or one that climbs out of www/ once
+ * decoded (`/..%2f..%2fetc%2fpasswd`) gets 400 here, before any handler could throw on it (an
+ * exception in an async middleware used to end the whole process).
+ */
+function rejectBadRequests(req, res, next) {
+  const pathname = requestPath(req.url);
+  if (pathname !== null && fileUnder(WWW, pathname)) return next();
+  res.statusCode = 400;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.end(`bad request: ${pathname === null ? 'malformed URL' : 'path outside the served directory'}\n`);
 }
 
 /** Vite plugin: isolation headers on every response, /local-models.json and /local-weights/. */
@@ -145,11 +159,13 @@ function demoPlugin({ weightsDir }) {
     name: 'mobilenetv3-demo',
     models,
     configureServer(server) {
+      server.middlewares.use(rejectBadRequests);
       server.middlewares.use(isolate);
       server.middlewares.use(local);
       server.middlewares.use(rawWasmGlue);
     },
     configurePreviewServer(server) {
+      server.middlewares.use(rejectBadRequests);
       server.middlewares.use(isolate);
       server.middlewares.use(local);
     },

@@ -25,6 +25,7 @@ import { createServer } from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requestPath, fileUnder } from '../../../tools/request-path.mjs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SHARED_DIR = path.resolve(REPO_ROOT, '../shared');
@@ -40,6 +41,12 @@ export async function startServer({ root = REPO_ROOT, mounts = { '/shared/': SHA
   const requests = [];
   const sockets = new Set();
   const server = createServer(async (req, res) => {
+    const pathname = requestPath(req.url);
+    if (pathname === null) {
+      requests.push(req.url);
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      return res.end('bad request: malformed URL\n');
+    }
     const url = new URL(req.url, 'http://localhost');
     requests.push(url.pathname);
     if (isolated) {
@@ -51,14 +58,9 @@ export async function startServer({ root = REPO_ROOT, mounts = { '/shared/': SHA
     res.setHeader('Cache-Control', 'no-store');
     try {
       if (routes[url.pathname]) return await routes[url.pathname](req, res, url);
-      let file = null;
-      const pathname = decodeURIComponent(url.pathname);
-      for (const [prefix, dir] of Object.entries(mounts)) {
-        if (pathname.startsWith(prefix)) file = path.join(dir, pathname.slice(prefix.length));
-      }
-      if (!file) file = path.join(root, pathname);
-      file = path.normalize(file);
-      let st = await fs.stat(file).catch(() => null);
+      const mount = Object.entries(mounts).findLast(([prefix]) => pathname.startsWith(prefix));
+      let file = mount ? fileUnder(mount[1], pathname.slice(mount[0].length)) : fileUnder(root, pathname);
+      let st = file && (await fs.stat(file).catch(() => null));
       if (st && st.isDirectory()) {
         file = path.join(file, 'index.html');
         st = await fs.stat(file).catch(() => null);

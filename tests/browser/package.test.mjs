@@ -43,11 +43,21 @@ test('weights/models.json and js/models.js list the same models, with timm Huggi
   for (const m of json.models) {
     assert.ok(!names.has(m.name), `duplicate ${m.name}`);
     names.add(m.name);
-    const base = `https://huggingface.co/timm/${m.architecture}.${m.tag}/resolve/main/`;
+    // Pinned entries: URLs at a 40-hex commit; checksums only on pinned URLs (a moving `main`
+    // would break them the day upstream changes).
+    if (m.revision !== undefined) assert.match(m.revision, /^[0-9a-f]{40}$/, m.name);
+    const base = `https://huggingface.co/timm/${m.architecture}.${m.tag}/resolve/${m.revision ?? 'main'}/`;
     assert.equal(m.weightsUrl, `${base}model.safetensors`);
     assert.equal(m.configUrl, `${base}config.json`);
     assert.ok(m.bytes > 1e6 && m.top1 > 50 && m.top5 > m.top1 && m.license && m.inputSize >= 224, m.name);
+    for (const k of ['weightsSha256', 'configSha256']) {
+      if (m[k] === undefined) continue;
+      assert.match(m[k], /^[0-9a-f]{64}$/, `${m.name}.${k}`);
+      assert.ok(m.revision, `${m.name}: ${k} without a pinned revision`);
+    }
+    if (m.weightsBytes !== undefined) assert.ok(Number.isInteger(m.weightsBytes) && Math.abs(m.weightsBytes - m.bytes) < 0.05 * m.bytes, m.name);
   }
+  assert.ok(json.models.find((m) => m.name === json.default).weightsSha256, 'the default model is pinned');
 });
 
 test('npm pack ships the JS, types, worker, both wasm builds and the NOTICE, nothing else', () => {
@@ -179,4 +189,12 @@ test('weights/download.mjs (./build.sh weights) against a local stand-in for hug
   assert.equal(statSync(path.join(dir, 'out/tf_mobilenetv3_small_100/model.safetensors')).size, 10242208);
   assert.match(await run('tf_mobilenetv3_small_100'), /kept/);
   await assert.rejects(run('tf_mobilenetv3_small_075'), /HTTP 404/);
+  // A pinned model whose stand-in serves other bytes: refused, nothing written.
+  const pinned = JSON.parse(readFileSync(path.join(REPO_ROOT, 'weights/models.json'), 'utf8')).models.find((m) => m.name === 'mobilenetv3_small_100');
+  const srv2 = await startServer({ isolated: false, mounts: { [`/timm/mobilenetv3_small_100.lamb_in1k/resolve/${pinned.revision}/`]: hf } });
+  cleanup.push(() => srv2.close());
+  await assert.rejects(promisify(execFile)(process.execPath,
+    [path.join(REPO_ROOT, 'weights/download.mjs'), '--out', path.join(dir, 'out'), '--base', srv2.url, 'mobilenetv3_small_100'], { encoding: 'utf8' }),
+  /integrity: .* gave 10242208 bytes, models\.json pins 10241912/);
+  assert.ok(!existsSync(path.join(dir, 'out/mobilenetv3_small_100/model.safetensors')) && !existsSync(path.join(dir, 'out/mobilenetv3_small_100/model.safetensors.part')));
 });

@@ -330,9 +330,14 @@ function setCardState(card, state) {
     card.note.replaceChildren();
   }
   if (state === 'pending') card.timeEl.textContent = 'classifying…';
-  else if (state === 'waiting') card.timeEl.textContent = model.state === 'error' ? 'no model yet' : 'waiting for the model…';
   else if (state !== 'done') card.timeEl.textContent = '';
-  card.timeEl.title = state === 'waiting' && model.state === 'error' ? 'The model could not be loaded: see the message at the top.' : '';
+  if (state === 'waiting') { // said in words, not skeleton bars that could pulse forever
+    card.note.textContent = model.state === 'error'
+      ? 'Not classified: no model is loaded (see the message at the top). It will be as soon as one loads.'
+      : 'Waiting for the model to finish loading; it will be classified then.';
+    card.note.hidden = false;
+  }
+  card.timeEl.title = '';
 }
 
 function renderPreds(card, top) {

@@ -593,7 +593,8 @@ test('published models (no --weights): models.json picker, weights unreachable -
     // Meanwhile an image waits for a model instead of failing.
     await page.click('.example >> nth=0');
     await page.waitForSelector('.result-card[data-state="waiting"]');
-    assert.match(await page.textContent('.result-card .card-time'), /no model yet/);
+    assert.match(await page.textContent('.result-card .card-note'), /Not classified: no model is loaded/);
+    assert.equal(await page.isVisible('.result-card .preds'), false, 'no skeleton bars pulsing forever');
     await page.evaluate(() => window.scrollTo(0, 0));
     t.diagnostic(`screenshot ${await shoot(page, 'weights-unreachable-desktop', { fullPage: false })}`);
 
@@ -625,6 +626,83 @@ test('published models (no --weights): models.json picker, weights unreachable -
     assert.ok(hits.length > before, 'downloaded again after forgetting');
     assert.deepEqual(errors, []);
   } finally {
+    await context.close();
+  }
+});
+
+test('first visit: Start camera visible at 1280x800, an image dropped while the model loads says so, a long file name stays inside its card at 390 px', async (t) => {
+  if (!requireShared(t)) return;
+  const browser = await launch();
+  // The model's weights hang until released: the page stays "loading".
+  const context = await browser.newContext({ viewport: DESKTOP });
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await context.route('**/local-weights/**', async (route) => { await held; await route.continue(); });
+  try {
+    const page = await context.newPage();
+    await page.goto(srv.url + '/');
+    await page.waitForFunction(() => document.documentElement.dataset.model === 'loading');
+    const cam = await page.evaluate(() => {
+      const r = document.getElementById('cam-toggle').getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, scrollY: window.scrollY, innerHeight: window.innerHeight, text: document.getElementById('cam-toggle').textContent.trim() };
+    });
+    assert.equal(cam.text, 'Start camera');
+    assert.ok(cam.scrollY === 0 && cam.top >= 0 && cam.bottom <= cam.innerHeight, `Start camera at ${cam.top}..${cam.bottom} px, viewport ${cam.innerHeight} px`);
+
+    await dropFiles(page, [fileArg(shared.photo('koala.jpg'))]);
+    await page.waitForSelector('.result-card[data-state="waiting"]');
+    const waiting = await page.evaluate(() => {
+      const c = document.querySelector('.result-card');
+      return { note: c.querySelector('.card-note').hidden ? '' : c.querySelector('.card-note').textContent, preds: getComputedStyle(c.querySelector('.preds')).visibility };
+    });
+    assert.match(waiting.note, /Waiting for the model to finish loading/);
+    assert.equal(waiting.preds, 'hidden', 'no skeleton bars while waiting');
+    await page.evaluate(() => document.querySelector('.result-card').scrollIntoView({ block: 'center' }));
+    t.diagnostic(`screenshot ${await shoot(page, 'waiting-for-model-desktop', { fullPage: false, top: false })}`);
+    release();
+    await page.waitForFunction(() => document.querySelector('.result-card')?.dataset.state === 'done', null, { timeout: 60000 });
+    assert.equal(await page.isVisible('.result-card .card-note'), false);
+
+    // A phone (390 px, touch): long file names are cut with an ellipsis; the close button and
+    // the percentages stay inside the card, and nothing is wider than the screen.
+    const phone = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
+    try {
+      const p = await phone.newPage();
+      await p.goto(srv.url + '/');
+      await p.waitForFunction(() => document.documentElement.dataset.model === 'ready', null, { timeout: 60000 });
+      const names = ['IMG_20240612_183045_HDR.jpg', 'holiday_photo_of_the_koala_at_the_zoo_2024_final_v2.jpg', 'Koalabärfotografie_Aufnahme_Nummer_0001_groß.jpeg'];
+      assert.ok(names.every((n) => n.length >= 27));
+      const chooser = p.waitForEvent('filechooser');
+      await p.tap('#pick');
+      await (await chooser).setFiles(names.map((name) => ({ name, mimeType: 'image/jpeg', buffer: readFileSync(shared.photo('koala.jpg')) })));
+      for (const name of names) await cardResult(p, name);
+      const boxes = await p.evaluate(() => [...document.querySelectorAll('.result-card')].map((c) => {
+        const card = c.getBoundingClientRect();
+        const inside = (e) => {
+          const r = e.getBoundingClientRect();
+          return r.left >= card.left - 0.5 && r.right <= card.right + 0.5;
+        };
+        const name = c.querySelector('.card-name');
+        return {
+          name: c.getAttribute('aria-label'),
+          remove: inside(c.querySelector('.remove')),
+          pcts: [...c.querySelectorAll('.pred .pct')].every(inside),
+          title: inside(c.querySelector('.card-title')),
+          cardOnScreen: card.left >= 0 && card.right <= window.innerWidth + 0.5,
+          nameCut: name.scrollWidth > name.clientWidth,
+        };
+      }));
+      for (const b of boxes) assert.ok(b.remove && b.pcts && b.title && b.cardOnScreen, JSON.stringify(b));
+      assert.ok(boxes.find((b) => b.name === names[1]).nameCut, 'the longest name is cut (ellipsis)');
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `phone layout overflows by ${overflow}px`);
+      await p.evaluate(() => document.querySelector('#cards').scrollIntoView());
+      t.diagnostic(`screenshot ${await shoot(p, 'long-names-phone', { fullPage: false, top: false })}`);
+    } finally {
+      await phone.close();
+    }
+  } finally {
+    release();
     await context.close();
   }
 });

@@ -99,11 +99,31 @@ build_wasm() {
   log "$kind: mobilenetv3_bg.wasm $raw bytes, $gz gzipped"
 }
 
+# build_wasm KIND, unless its inputs are unchanged since the last build of KIND (so `./build.sh
+# serve` twice does not rebuild): the crate's sources and manifests, the toolchain pins and flags
+# (this script), wasm-bindgen and wasm-opt versions. The fingerprint lives in KIND's target dir.
+# BUILD_FORCE=1 rebuilds anyway.
+build_wasm_if_changed() {
+  local kind=$1 out="$ROOT/js/wasm/$1" stamp="$ROOT/target/wasm-$1/inputs.sha256" inputs
+  inputs=$( { echo "$kind"; cat build.sh Cargo.toml Cargo.lock rust-toolchain.toml
+              find src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+              wasm-bindgen --version; "$ROOT/node_modules/.bin/wasm-opt" --version 2>/dev/null || true
+            } | sha256sum | cut -d' ' -f1)
+  if [ -z "${BUILD_FORCE:-}" ] && [ -f "$out/mobilenetv3_bg.wasm" ] && [ -f "$out/mobilenetv3.js" ] &&
+     [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+    log "$kind: up to date (sources and flags unchanged since its last build; BUILD_FORCE=1 rebuilds)"
+    return
+  fi
+  rm -f "$stamp"
+  build_wasm "$kind"
+  echo "$inputs" >"$stamp"
+}
+
 build_all() {
   setup_rust
   setup_node
-  build_wasm single
-  build_wasm threaded
+  build_wasm_if_changed single
+  build_wasm_if_changed threaded
   node js/tools/prepack.mjs   # npm package layout (inlines the rayon helper into the threaded glue)
 }
 

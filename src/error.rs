@@ -19,6 +19,14 @@ pub enum Error {
     ImageDecode(String),
     /// Pixels or arguments passed in are unusable (zero-size image, wrong buffer length, ...).
     InvalidInput(String),
+    /// The image's header declares more pixels than [`crate::image_header::MAX_IMAGE_PIXELS`]
+    /// (or a side above `MAX_IMAGE_SIDE`): refused before decoding.
+    ImageTooLarge(String),
+    /// Memory for the model (activation arena, input tensor) could not be allocated.
+    OutOfMemory(String),
+    /// A file could not be read: missing, a directory, not a regular file, over its size cap
+    /// (native CLI only; the browser runtime never reads files).
+    File(String),
 }
 
 impl Error {
@@ -30,6 +38,9 @@ impl Error {
             Error::Config(_) => "CONFIG",
             Error::ImageDecode(_) => "IMAGE_DECODE",
             Error::InvalidInput(_) => "INVALID_INPUT",
+            Error::ImageTooLarge(_) => "IMAGE_TOO_LARGE",
+            Error::OutOfMemory(_) => "OUT_OF_MEMORY",
+            Error::File(_) => "FILE_READ",
         }
     }
 }
@@ -56,6 +67,9 @@ impl fmt::Display for Error {
             Error::Config(m) => write!(f, "invalid model config: {m}"),
             Error::ImageDecode(m) => write!(f, "cannot decode image: {m}"),
             Error::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            Error::ImageTooLarge(m) => write!(f, "image too large: {m}"),
+            Error::OutOfMemory(m) => write!(f, "out of memory: {m}"),
+            Error::File(m) => write!(f, "{m}"),
         }
     }
 }

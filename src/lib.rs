@@ -15,6 +15,7 @@
 //! ```
 
 pub mod error;
+pub mod image_header;
 pub mod kernels;
 pub mod labels;
 pub mod model;
@@ -23,6 +24,8 @@ pub mod output;
 pub mod preprocess;
 pub mod weights;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod files;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod image_io;
 
@@ -78,12 +81,20 @@ impl Classifier {
 
     /// Forward pass on a preprocessed NHWC tensor of `size` x `size` x 3.
     pub fn forward(&mut self, input: &[f32], size: usize) -> Result<Prediction> {
-        if size < 8 || input.len() != size * size * 3 {
-            return Err(Error::InvalidInput(format!("expected a {size}x{size}x3 tensor (size >= 8), got {} floats", input.len())));
+        let (lo, hi) = model::config::INPUT_SIZE_RANGE;
+        if !(lo..=hi).contains(&size) || input.len() != size * size * 3 {
+            return Err(Error::InvalidInput(format!("expected a {size}x{size}x3 tensor ({lo} <= size <= {hi}), got {} floats", input.len())));
+        }
+        if let Some(i) = input.iter().position(|x| !x.is_finite()) {
+            return Err(Error::InvalidInput(format!("input tensor holds {} at index {i}; it must be finite", input[i])));
         }
         self.network.forward(input, size, size, &mut self.scratch);
         let logits = self.scratch.logits[..self.network.spec.num_classes].to_vec();
         let embedding = self.scratch.embedding[..self.network.spec.head_chs].to_vec();
+        if logits.iter().chain(&embedding).any(|x| !x.is_finite()) {
+            // Finite weights can still overflow f32 in the activations; never report NaN as a class.
+            return Err(Error::WeightsFormat("the network produced non-finite logits (NaN or infinity): the weights' values are out of range".into()));
+        }
         Ok(Prediction {
             probabilities: output::softmax(&logits),
             logits,

@@ -11,8 +11,6 @@ use crate::model::config::{Interpolation, PreprocessConfig};
 
 /// PIL's fixed-point precision for 8-bit resampling.
 const PRECISION_BITS: u32 = 32 - 8 - 2;
-/// Largest accepted source side (PIL's own limit is far higher; this bounds memory).
-pub const MAX_SIDE: usize = 1 << 15;
 
 fn bilinear(x: f64) -> f64 {
     let x = x.abs();
@@ -138,9 +136,7 @@ impl Preprocessor {
         if src_w == 0 || src_h == 0 {
             return Err(Error::InvalidInput(format!("image is {src_w}x{src_h} pixels; it needs at least one pixel")));
         }
-        if src_w > MAX_SIDE || src_h > MAX_SIDE {
-            return Err(Error::InvalidInput(format!("image is {src_w}x{src_h} pixels; the largest side supported is {MAX_SIDE}")));
-        }
+        crate::image_header::check_dimensions(src_w as u64, src_h as u64)?;
         let size = cfg.input_size;
         let (rw, rh) = resized_size(src_w, src_h, cfg.scale_size());
         if rw == 0 || rh == 0 {

@@ -146,7 +146,8 @@ fn cli_reports_bad_files_and_keeps_going() {
     assert_eq!(lines.len(), 3, "one JSON line per input file:\n{stdout}");
     assert_eq!(lines[0]["top"].as_array().unwrap().len(), 3);
     assert!(lines[0]["top"][0]["probability"].as_f64().unwrap() > 0.0);
-    assert_eq!(lines[1]["error"]["code"], "IMAGE_DECODE");
+    assert_eq!(lines[1]["error"]["code"], "FILE_READ");
+    assert!(lines[1]["error"]["message"].as_str().unwrap().contains("no such file"), "{stdout}");
     assert_eq!(lines[2]["error"]["code"], "IMAGE_DECODE");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("missing.jpg") && stderr.contains("notes.txt"), "{stderr}");

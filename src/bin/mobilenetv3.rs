@@ -2,6 +2,7 @@
 //!
 //!     mobilenetv3 classify --weights FILE.safetensors [--config FILE.json] [--top K] [--json] IMAGE...
 //!     mobilenetv3 bench --weights FILE.safetensors [--config FILE.json] [--threads N] [--iters N] [--profile]
+//!     mobilenetv3 describe --arch NAME
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -13,7 +14,9 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    use mobilenetv3_wasm::files::{read_capped, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES};
     use mobilenetv3_wasm::image_io;
+    use mobilenetv3_wasm::model::config::{INPUT_SIZE_RANGE, MAX_NUM_CLASSES};
     use mobilenetv3_wasm::kernels::simd::SIMD_BACKEND;
     use mobilenetv3_wasm::network::{OpKind, Scratch};
     use mobilenetv3_wasm::{Classifier, Error, ModelConfig};
@@ -35,13 +38,41 @@ OPTIONS:
     --config FILE    timm config.json; default: NAME.config.json beside NAME.safetensors,
                      or config.json beside model.safetensors
     --arch NAME      use timm's defaults for NAME (e.g. mobilenetv3_large_100) instead of a config file
-    --top K          classes to print per image (default 5)
-    --json           one JSON object per line
-    --threads N      worker threads (default: all cores)
-    --iters N        timed forward passes for bench (default 50, after 5 warm-up passes)
-    --size N         input resolution for bench (default: the config's input size)
+    --top K          classes to print per image (default 5; 1 to 100000)
+    --json           one JSON object per line, errors included (an error object with code and message)
+    --threads N      worker threads (default: all cores; 1 to 256)
+    --iters N        timed forward passes for bench (default 50, after 5 warm-up passes; 1 to 100000)
+    --size N         input resolution for bench (default: the config's input size; 16 to 2048)
     --profile        bench: also time every layer and print the breakdown
 ";
+
+    const MAX_THREADS: usize = 256;
+    const MAX_ITERS: usize = 100_000;
+
+    /// A failure before or outside the per-image loop: a code and a message, printed as
+    /// `error: MESSAGE` or, with `--json`, as `{"error": {"code": ..., "message": ...}}`.
+    struct Failure {
+        code: &'static str,
+        message: String,
+    }
+
+    impl Failure {
+        fn new(e: Error) -> Failure {
+            Failure { code: e.code(), message: e.to_string() }
+        }
+        fn prefixed(e: Error, path: &Path) -> Failure {
+            let m = e.to_string();
+            let shown = path.display().to_string();
+            Failure { code: e.code(), message: if m.contains(&shown) { m } else { format!("{shown}: {m}") } }
+        }
+    }
+
+    fn report(json: bool, f: &Failure) {
+        if json {
+            println!("{}", json!({"error": {"code": f.code, "message": f.message}}));
+        }
+        eprintln!("error: {}", f.message);
+    }
 
     struct Args {
         cmd: String,
@@ -59,7 +90,7 @@ OPTIONS:
 
     fn parse(argv: Vec<String>) -> Result<Args, String> {
         let mut it = argv.into_iter();
-        let cmd = it.next().ok_or("missing command (classify or bench)")?;
+        let cmd = it.next().ok_or("missing command (classify, bench or describe)")?;
         if cmd == "-h" || cmd == "--help" || cmd == "help" {
             return Err(String::new());
         }
@@ -69,16 +100,19 @@ OPTIONS:
         let mut a = Args { cmd, weights: None, config: None, arch: None, top: 5, json: false, threads: None, iters: 50, size: None, profile: false, files: vec![] };
         while let Some(arg) = it.next() {
             let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-            let number = |name: &str, v: String| v.parse::<usize>().map_err(|_| format!("{name} expects a positive integer, got '{v}'"));
+            // Ranges checked here: 0 or a huge value would panic, abort on allocation or hang.
+            let number = |name: &str, v: String, (lo, hi): (usize, usize)| {
+                v.parse::<usize>().ok().filter(|n| (lo..=hi).contains(n)).ok_or(format!("{name} expects an integer from {lo} to {hi}, got '{v}'"))
+            };
             match arg.as_str() {
                 "--weights" => a.weights = Some(value("--weights")?.into()),
                 "--config" => a.config = Some(value("--config")?.into()),
                 "--arch" => a.arch = Some(value("--arch")?),
-                "--top" => a.top = number("--top", value("--top")?)?,
+                "--top" => a.top = number("--top", value("--top")?, (1, MAX_NUM_CLASSES))?,
                 "--json" => a.json = true,
-                "--threads" => a.threads = Some(number("--threads", value("--threads")?)?.max(1)),
-                "--iters" => a.iters = number("--iters", value("--iters")?)?.max(1),
-                "--size" => a.size = Some(number("--size", value("--size")?)?),
+                "--threads" => a.threads = Some(number("--threads", value("--threads")?, (1, MAX_THREADS))?),
+                "--iters" => a.iters = number("--iters", value("--iters")?, (1, MAX_ITERS))?,
+                "--size" => a.size = Some(number("--size", value("--size")?, INPUT_SIZE_RANGE)?),
                 "--profile" => a.profile = true,
                 "-h" | "--help" => return Err(String::new()),
                 s if s.starts_with("--") => return Err(format!("unknown option '{s}'")),
@@ -104,33 +138,71 @@ OPTIONS:
         [dir.join(format!("{stem}.config.json")), dir.join("config.json")].into_iter().find(|p| p.is_file())
     }
 
-    fn load(a: &Args) -> Result<Classifier, String> {
+    /// `--weights DIR`: the .safetensors files in DIR, to suggest one.
+    fn weights_in(dir: &Path) -> String {
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+            .map(|p| p.display().to_string())
+            .collect();
+        found.sort();
+        let looked = format!("looked for {} and {}", dir.join("model.safetensors").display(), dir.join("*.safetensors").display());
+        match found.len() {
+            0 => format!("{looked}: none there"),
+            _ => format!("{looked}: found {}; pass one as --weights FILE", found.into_iter().take(8).collect::<Vec<_>>().join(", ")),
+        }
+    }
+
+    fn load(a: &Args) -> Result<Classifier, Failure> {
         let weights = a.weights.as_ref().unwrap();
+        if weights.is_dir() {
+            return Err(Failure {
+                code: "FILE_READ",
+                message: format!("--weights {} is a directory, not a weights file; {}", weights.display(), weights_in(weights)),
+            });
+        }
         let config = if let Some(arch) = &a.arch {
-            ModelConfig::for_architecture(arch).map_err(|e| e.to_string())?
+            ModelConfig::for_architecture(arch).map_err(Failure::new)?
         } else {
             let path = match &a.config {
                 Some(p) => p.clone(),
-                None => config_beside(weights).ok_or_else(|| {
-                    format!(
+                None => config_beside(weights).ok_or_else(|| Failure {
+                    code: "CONFIG",
+                    message: format!(
                         "no config found for {}: looked for NAME.config.json and config.json beside it; pass --config FILE or --arch NAME",
                         weights.display()
-                    )
+                    ),
                 })?,
             };
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-            ModelConfig::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            let bytes = read_capped(&path, "config", MAX_CONFIG_BYTES).map_err(Failure::new)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Failure::prefixed(Error::Config("config.json is not UTF-8 text".into()), &path))?;
+            ModelConfig::from_json(&text).map_err(|e| Failure::prefixed(e, &path))?
         };
-        let bytes = std::fs::read(weights).map_err(|e| format!("cannot read weights {}: {e}", weights.display()))?;
-        Classifier::new(&bytes, config).map_err(|e| format!("{}: {e}", weights.display()))
+        let bytes = read_capped(weights, "weights", MAX_WEIGHTS_BYTES).map_err(Failure::new)?;
+        Classifier::new(&bytes, config).map_err(|e| Failure::prefixed(e, weights))
     }
 
-    fn pool(threads: Option<usize>) -> rayon::ThreadPool {
+    fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
         let mut b = rayon::ThreadPoolBuilder::new();
         if let Some(t) = threads {
             b = b.num_threads(t);
         }
-        b.build().expect("thread pool")
+        b.build().map_err(|e| Failure { code: "INTERNAL", message: format!("cannot start the worker threads: {e}; try fewer --threads") })
+    }
+
+    /// A label for the aligned text table: control characters blanked, cut to `width` columns.
+    fn column(label: &str, width: usize) -> String {
+        let clean: String = label.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        if clean.chars().count() <= width {
+            return clean;
+        }
+        let mut cut: String = clean.chars().take(width - 1).collect();
+        cut.push('…');
+        cut
     }
 
     fn classify(a: &Args, clf: &mut Classifier) -> i32 {
@@ -146,7 +218,7 @@ OPTIONS:
                     } else {
                         println!("{name}");
                         for c in &top {
-                            println!("  {:>5}  {:<40}  {:.4}", c.index, c.label, c.probability);
+                            println!("  {:>5}  {:<40}  {:.4}", c.index, column(&c.label, 40), c.probability);
                         }
                     }
                 }
@@ -258,6 +330,8 @@ OPTIONS:
     }
 
     pub fn main(argv: Vec<String>) -> i32 {
+        // Known before parsing, so that usage errors are JSON too.
+        let json = argv.iter().any(|a| a == "--json");
         let a = match parse(argv) {
             Ok(a) => a,
             Err(msg) if msg.is_empty() => {
@@ -265,6 +339,9 @@ OPTIONS:
                 return 0;
             }
             Err(msg) => {
+                if json {
+                    println!("{}", json!({"error": {"code": "USAGE", "message": msg}}));
+                }
                 eprintln!("error: {msg}\n\n{USAGE}");
                 return 2;
             }
@@ -276,16 +353,23 @@ OPTIONS:
                     0
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    report(a.json, &Failure::new(e));
                     2
                 }
             };
         }
-        pool(a.threads).install(|| {
+        let pool = match pool(a.threads) {
+            Ok(p) => p,
+            Err(f) => {
+                report(a.json, &f);
+                return 2;
+            }
+        };
+        pool.install(|| {
             let mut clf = match load(&a) {
                 Ok(c) => c,
-                Err(msg) => {
-                    eprintln!("error: {msg}");
+                Err(f) => {
+                    report(a.json, &f);
                     return 2;
                 }
             };

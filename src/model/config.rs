@@ -91,6 +91,24 @@ fn timm_default_cfg(arch: &str, tag: Option<&str>) -> Result<(usize, PreprocessC
     Ok((classes, PreprocessConfig { input_size, crop_pct, interpolation, mean, std }))
 }
 
+/// Accepted ranges for a config.json (inclusive), chosen so every accepted value gives finite
+/// results and bounded work: timm's values are input 224 or 256, crop 0.875 to 1.0, mean in
+/// [0, 0.5], std in [0.22, 1].
+pub const INPUT_SIZE_RANGE: (usize, usize) = (16, 2048);
+pub const CROP_PCT_RANGE: (f64, f64) = (0.1, 4.0);
+pub const MEAN_RANGE: (f64, f64) = (-10.0, 10.0);
+pub const STD_RANGE: (f64, f64) = (1e-3, 1e3);
+pub const MAX_NUM_CLASSES: usize = 100_000;
+
+/// Three numbers, each within `range` (which also keeps them finite as f32).
+fn bounded3(v: &Value, field: &str, range: (f64, f64), what: &str) -> Result<[f32; 3]> {
+    let a = f64_array::<3>(v, field)?;
+    if a.iter().any(|x| !(range.0..=range.1).contains(x)) {
+        return Err(cfg_err(format!("'{field}' is {v}; each value must be from {} to {} ({what})", range.0, range.1)));
+    }
+    Ok(a.map(|x| x as f32))
+}
+
 fn cfg_err(m: impl Into<String>) -> Error {
     Error::Config(m.into())
 }
@@ -151,30 +169,37 @@ impl ModelConfig {
             .or_else(|| model_args.and_then(|m| m.get("num_classes")))
             .or_else(|| pc.and_then(|p| p.get("num_classes")));
         if let Some(nc) = nc {
-            let n = nc.as_u64().filter(|&n| n > 0 && n <= 1_000_000).ok_or_else(|| cfg_err(format!("num_classes {nc} is not a positive integer")))?;
+            let n = nc.as_u64().filter(|n| (1..=MAX_NUM_CLASSES as u64).contains(n)).ok_or_else(|| {
+                cfg_err(format!("'num_classes' is {nc}; it must be an integer from 1 to {MAX_NUM_CLASSES} (the classifier's output count)"))
+            })?;
             cfg.num_classes = n as usize;
         }
 
         if let Some(pc) = pc {
             let p = &mut cfg.preprocess;
             if let Some(mean) = pc.get("mean") {
-                p.mean = f64_array::<3>(mean, "mean")?.map(|x| x as f32);
+                p.mean = bounded3(mean, "mean", MEAN_RANGE, "per-channel means of pixels scaled to [0, 1], e.g. [0.485, 0.456, 0.406]")?;
             }
             if let Some(std) = pc.get("std") {
-                p.std = f64_array::<3>(std, "std")?.map(|x| x as f32);
-                if p.std.iter().any(|&s| !(s > 0.0)) {
-                    return Err(cfg_err("'std' values must be positive"));
-                }
+                p.std = bounded3(std, "std", STD_RANGE, "per-channel standard deviations of pixels scaled to [0, 1], e.g. [0.229, 0.224, 0.225]")?;
             }
             if let Some(size) = pc.get("input_size") {
                 let [c, h, w] = f64_array::<3>(size, "input_size")?;
-                if c != 3.0 || h != w || !(16.0..=2048.0).contains(&h) || h.fract() != 0.0 {
-                    return Err(cfg_err(format!("input_size {size} is not supported (3 x N x N, 16 <= N <= 2048)")));
+                if c != 3.0 || h != w || !(INPUT_SIZE_RANGE.0 as f64..=INPUT_SIZE_RANGE.1 as f64).contains(&h) || h.fract() != 0.0 {
+                    return Err(cfg_err(format!(
+                        "'input_size' {size} is not supported: it must be [3, N, N] with N an integer from {} to {}",
+                        INPUT_SIZE_RANGE.0, INPUT_SIZE_RANGE.1
+                    )));
                 }
                 p.input_size = h as usize;
             }
             if let Some(cp) = pc.get("crop_pct") {
-                p.crop_pct = cp.as_f64().filter(|&c| c > 0.0 && c <= 4.0).ok_or_else(|| cfg_err("'crop_pct' must be a number in (0, 4]"))?;
+                p.crop_pct = cp.as_f64().filter(|c| (CROP_PCT_RANGE.0..=CROP_PCT_RANGE.1).contains(c)).ok_or_else(|| {
+                    cfg_err(format!(
+                        "'crop_pct' is {cp}; it must be a number from {} to {} (timm's MobileNetV3 configs use 0.875 to 1.0)",
+                        CROP_PCT_RANGE.0, CROP_PCT_RANGE.1
+                    ))
+                })?;
             }
             if let Some(mode) = pc.get("crop_mode").and_then(Value::as_str) {
                 if mode != "center" {
@@ -242,5 +267,34 @@ mod tests {
         assert!(matches!(ModelConfig::from_json(bad_interp), Err(Error::Config(_))));
         let bad_size = r#"{"architecture": "mobilenetv3_small_100", "pretrained_cfg": {"input_size": [3, 224, 200]}}"#;
         assert!(matches!(ModelConfig::from_json(bad_size), Err(Error::Config(_))));
+    }
+
+    /// Values that used to load and give NaN or saturated probabilities; each error names its field.
+    #[test]
+    fn rejects_out_of_range_numbers() {
+        let with = |pc: &str| format!(r#"{{"architecture": "mobilenetv3_small_100", "pretrained_cfg": {{{pc}}}}}"#);
+        for (pc, field) in [
+            (r#""std": [1e-40, 0.2, 0.2]"#, "'std'"),
+            (r#""std": [0.2, 0, 0.2]"#, "'std'"),
+            (r#""std": [0.2, -1, 0.2]"#, "'std'"),
+            (r#""std": [1e39, 0.2, 0.2]"#, "'std'"),
+            (r#""mean": [1e39, 0.2, 0.2]"#, "'mean'"),
+            (r#""mean": [0.4, 0.4]"#, "'mean'"),
+            (r#""crop_pct": 0"#, "'crop_pct'"),
+            (r#""crop_pct": 1e-300"#, "'crop_pct'"),
+            (r#""crop_pct": -0.5"#, "'crop_pct'"),
+            (r#""input_size": [3, 100000, 100000]"#, "'input_size'"),
+            (r#""input_size": [3, 8, 8]"#, "'input_size'"),
+            (r#""num_classes": 0"#, "'num_classes'"),
+            (r#""num_classes": 1e12"#, "'num_classes'"),
+        ] {
+            match ModelConfig::from_json(&with(pc)) {
+                Err(e @ Error::Config(_)) => assert!(e.to_string().contains(field), "{pc}: {e}"),
+                other => panic!("{pc}: accepted or wrong error: {:?}", other.err()),
+            }
+        }
+        assert!(ModelConfig::from_json(&with(r#""std": [1, 1, 1], "mean": [0, 0, 0], "crop_pct": 1.0"#)).is_ok());
+        let labels = r#"{"architecture": "mobilenetv3_small_100", "num_classes": 2, "label_names": ["a", "b", "c"]}"#;
+        assert!(ModelConfig::from_json(labels).unwrap_err().to_string().contains("label_names"));
     }
 }

@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
 
-const MAX_HEADER: usize = 100 << 20;
+/// Header size cap: timm's MobileNetV3 headers are ~30 KB; parsed JSON takes up to ~16x its
+/// text, so this also bounds the memory a hostile header can cost.
+const MAX_HEADER: usize = 4 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dtype {
@@ -58,26 +60,66 @@ fn fmt_err(m: impl Into<String>) -> Error {
     Error::WeightsFormat(m.into())
 }
 
+/// The header's top-level entries in file order, duplicates kept (serde_json's map would
+/// silently keep only the last of two equal keys).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<Entries, A::Error> {
+                let mut v = Vec::new();
+                while let Some(kv) = m.next_entry::<String, Value>()? {
+                    v.push(kv);
+                }
+                Ok(Entries(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A header number as usize: a u64 that does not fit (e.g. on wasm32) is an error, never truncated.
+fn to_usize(v: &Value) -> Option<usize> {
+    usize::try_from(v.as_u64()?).ok()
+}
+
 impl<'a> SafeTensors<'a> {
+    /// Parse and validate: a sane header length, well-formed entries, unique names, and data
+    /// offsets that tile the data section exactly (no overlap, gap or trailing byte).
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() < 8 {
             return Err(fmt_err(format!("file is {} bytes, too short for a safetensors header", bytes.len())));
         }
         let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
         if n > MAX_HEADER as u64 || n < 2 {
-            return Err(fmt_err(format!("header length {n} is not plausible (not a safetensors file?)")));
+            return Err(fmt_err(format!(
+                "header length {n} is not plausible (2 to {MAX_HEADER} bytes; not a safetensors file?)"
+            )));
         }
         let n = n as usize;
-        if 8 + n > bytes.len() {
+        if n > bytes.len() - 8 {
             return Err(fmt_err(format!("header of {n} bytes runs past the end of the {}-byte file (truncated?)", bytes.len())));
         }
-        let header: Value = serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| fmt_err(format!("header is not valid JSON: {e}")))?;
-        let obj = header.as_object().ok_or_else(|| fmt_err("header is not a JSON object"))?;
+        let header = &bytes[8..8 + n];
+        if header[0] != b'{' {
+            return Err(fmt_err("header does not start with '{' (not a safetensors file?)"));
+        }
+        let Entries(entries) = serde_json::from_slice(header).map_err(|e| fmt_err(format!("header is not a valid JSON object: {e}")))?;
         let data = &bytes[8 + n..];
-        let mut tensors = HashMap::with_capacity(obj.len());
+        let mut tensors: HashMap<String, TensorInfo> = HashMap::with_capacity(entries.len());
         let mut metadata = HashMap::new();
-        for (name, t) in obj {
+        let mut seen_metadata = false;
+        for (name, t) in &entries {
             if name == "__metadata__" {
+                if std::mem::replace(&mut seen_metadata, true) {
+                    return Err(fmt_err("'__metadata__' appears twice in the header"));
+                }
                 if let Some(m) = t.as_object() {
                     metadata = m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect();
                 }
@@ -88,15 +130,14 @@ impl<'a> SafeTensors<'a> {
             let shape: Vec<usize> = t
                 .get("shape")
                 .and_then(Value::as_array)
-                .and_then(|a| a.iter().map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<Vec<_>>>())
-                .ok_or_else(|| fmt_err(format!("tensor '{name}' has an invalid shape")))?;
-            let offs = t
+                .and_then(|a| a.iter().map(to_usize).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| fmt_err(format!("tensor '{name}' has an invalid shape (dimensions must be integers that fit in memory)")))?;
+            let (begin, end) = t
                 .get("data_offsets")
                 .and_then(Value::as_array)
                 .filter(|a| a.len() == 2)
-                .and_then(|a| Some((a[0].as_u64()? as usize, a[1].as_u64()? as usize)))
-                .ok_or_else(|| fmt_err(format!("tensor '{name}' has invalid data_offsets")))?;
-            let (begin, end) = offs;
+                .and_then(|a| Some((to_usize(&a[0])?, to_usize(&a[1])?)))
+                .ok_or_else(|| fmt_err(format!("tensor '{name}' has invalid data_offsets (two integers that fit in memory)")))?;
             let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
             let nbytes = count.and_then(|c| c.checked_mul(dtype.size())).ok_or_else(|| fmt_err(format!("tensor '{name}' is too large")))?;
             if begin > end || end > data.len() {
@@ -108,7 +149,23 @@ impl<'a> SafeTensors<'a> {
             if end - begin != nbytes {
                 return Err(fmt_err(format!("tensor '{name}' has {} data bytes for shape {shape:?} {dtype_s} ({nbytes} expected)", end - begin)));
             }
-            tensors.insert(name.clone(), TensorInfo { dtype, shape, begin, end });
+            if tensors.insert(name.clone(), TensorInfo { dtype, shape, begin, end }).is_some() {
+                return Err(fmt_err(format!("tensor '{name}' appears twice in the header")));
+            }
+        }
+        // The tensors must tile the data section: sorted by offset, each starts where the last ended.
+        let mut spans: Vec<(usize, usize, &str)> = tensors.iter().map(|(n, t)| (t.begin, t.end, n.as_str())).collect();
+        spans.sort_unstable();
+        let mut at = 0;
+        for (begin, end, name) in spans {
+            if begin != at {
+                let what = if begin < at { "overlaps the tensor before it" } else { "leaves a gap of unused bytes before it" };
+                return Err(fmt_err(format!("tensor '{name}' data [{begin}, {end}) {what} (ends at {at}); the file is corrupt")));
+            }
+            at = end;
+        }
+        if at != data.len() {
+            return Err(fmt_err(format!("{} bytes after the last tensor's data belong to no tensor; the file is corrupt", data.len() - at)));
         }
         Ok(SafeTensors { data, tensors, metadata })
     }
@@ -142,12 +199,19 @@ impl<'a> SafeTensors<'a> {
             return Err(Error::ShapeMismatch { name: name.to_string(), expected: expected.to_vec(), found: t.shape.clone() });
         }
         let raw = &self.data[t.begin..t.end];
-        Ok(match t.dtype {
+        let v: Vec<f32> = match t.dtype {
             Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             Dtype::F16 => raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
             Dtype::BF16 => raw.chunks_exact(2).map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)).collect(),
             Dtype::Other(_) => return Err(fmt_err(format!("tensor '{name}' is not a float tensor (F32, F16 or BF16)"))),
-        })
+        };
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(fmt_err(format!(
+                "tensor '{name}' holds {} at index {i}; weights must be finite (a diverged or corrupted checkpoint?)",
+                v[i]
+            )));
+        }
+        Ok(v)
     }
 }
 
@@ -192,12 +256,12 @@ mod tests {
     #[test]
     fn reads_f32_f16_bf16() {
         let f32b: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-        let f16b: Vec<u8> = [0x3e00u16, 0xc000, 0x0001, 0x7c00].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let f16b: Vec<u8> = [0x3e00u16, 0xc000, 0x0001, 0x7bff].iter().flat_map(|x| x.to_le_bytes()).collect();
         let bf16b: Vec<u8> = [0x3fc0u16].iter().flat_map(|x| x.to_le_bytes()).collect();
         let file = build(&[("a", "F32", vec![2], f32b), ("h", "F16", vec![2, 2], f16b), ("b", "BF16", vec![1], bf16b), ("n", "I64", vec![], vec![0; 8])]);
         let st = SafeTensors::parse(&file).unwrap();
         assert_eq!(st.f32("a", &[2]).unwrap(), vec![1.5, -2.0]);
-        assert_eq!(st.f32("h", &[2, 2]).unwrap(), vec![1.5, -2.0, 2f32.powi(-24), f32::INFINITY]);
+        assert_eq!(st.f32("h", &[2, 2]).unwrap(), vec![1.5, -2.0, 2f32.powi(-24), 65504.0]);
         assert_eq!(st.f32("b", &[1]).unwrap(), vec![1.5]);
         assert!(matches!(st.f32("a", &[3]), Err(Error::ShapeMismatch { .. })));
         assert!(matches!(st.f32("zz", &[3]), Err(Error::MissingTensor { .. })));
@@ -226,5 +290,60 @@ mod tests {
             f
         };
         assert!(SafeTensors::parse(&lying).is_err());
+    }
+
+    /// A header written by hand: `entries` is the JSON object's inside, `data` the data section.
+    fn raw(entries: &str, data: &[u8]) -> Vec<u8> {
+        let h = format!("{{{entries}}}");
+        let mut f = (h.len() as u64).to_le_bytes().to_vec();
+        f.extend_from_slice(h.as_bytes());
+        f.extend_from_slice(data);
+        f
+    }
+
+    fn err(file: &[u8]) -> String {
+        match SafeTensors::parse(file) {
+            Err(Error::WeightsFormat(m)) => m,
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn tensors_must_tile_the_data_exactly() {
+        let t = |n: &str, a: usize, b: usize| format!(r#""{n}":{{"dtype":"F32","shape":[{}],"data_offsets":[{a},{b}]}}"#, (b - a) / 4);
+        assert!(SafeTensors::parse(&raw(&format!("{},{}", t("a", 0, 8), t("b", 8, 16)), &[0; 16])).is_ok());
+        let overlap = err(&raw(&format!("{},{}", t("a", 0, 8), t("b", 4, 12)), &[0; 12]));
+        assert!(overlap.contains("overlaps") && overlap.contains("'b'"), "{overlap}");
+        let gap = err(&raw(&format!("{},{}", t("a", 0, 4), t("b", 8, 12)), &[0; 12]));
+        assert!(gap.contains("gap"), "{gap}");
+        let trailing = err(&raw(&t("a", 0, 8), &[0; 9]));
+        assert!(trailing.contains("1 bytes after"), "{trailing}");
+        let dup = err(&raw(&format!("{},{}", t("a", 0, 8), t("a", 8, 16)), &[0; 16]));
+        assert!(dup.contains("twice") && dup.contains("'a'"), "{dup}");
+        let aliased = err(&raw(&format!("{},{}", t("a", 0, 8), t("b", 0, 8)), &[0; 8]));
+        assert!(aliased.contains("overlaps"), "{aliased}");
+        // Offsets beyond u64 / usize are refused, not truncated.
+        let big = err(&raw(r#""a":{"dtype":"F32","shape":[1],"data_offsets":[18446744073709551616,4]}"#, &[0; 4]));
+        assert!(big.contains("data_offsets"), "{big}");
+        #[cfg(target_pointer_width = "32")]
+        {
+            let wraps = err(&raw(r#""a":{"dtype":"F32","shape":[4294967297],"data_offsets":[0,4]}"#, &[0; 4]));
+            assert!(wraps.contains("shape"), "{wraps}");
+        }
+        let not_object = err(b"\x02\0\0\0\0\0\0\0[]");
+        assert!(not_object.contains("'{'"), "{not_object}");
+    }
+
+    #[test]
+    fn non_finite_values_are_named() {
+        for (dtype, bytes) in [("F32", f32::NAN.to_le_bytes().to_vec()), ("F32", f32::INFINITY.to_le_bytes().to_vec()), ("F16", 0x7c00u16.to_le_bytes().to_vec()), ("BF16", 0xff80u16.to_le_bytes().to_vec())] {
+            let file = build(&[("bn.running_var", dtype, vec![1], bytes)]);
+            let st = SafeTensors::parse(&file).unwrap();
+            match st.f32("bn.running_var", &[1]) {
+                Err(Error::WeightsFormat(m)) => assert!(m.contains("bn.running_var") && m.contains("finite"), "{m}"),
+                other => panic!("{dtype}: non-finite value accepted: {other:?}"),
+            }
+        }
     }
 }

@@ -17,6 +17,10 @@ export type ErrorCode =
   | 'IMAGE_DECODE'
   /** Bad argument (e.g. `topk` not a positive integer, unsupported source type). */
   | 'INVALID_INPUT'
+  /** The image declares more than 67,108,864 pixels (8192 x 8192) or a side over 32768: refused before decoding. */
+  | 'IMAGE_TOO_LARGE'
+  /** The model's memory (activations for its input size) does not fit in this build's wasm memory; raised by `createClassifier`. */
+  | 'OUT_OF_MEMORY'
   /** The operation's AbortSignal fired. */
   | 'ABORTED'
   /** The classifier was disposed (before or during the call). */

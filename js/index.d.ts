@@ -31,7 +31,10 @@ export type ErrorCode =
   /** The worker did not answer within `timeoutMs`; it was terminated and will be restarted. */
   | 'TIMEOUT'
   /** This browser lacks WebAssembly SIMD128 (or Workers / OffscreenCanvas). */
-  | 'UNSUPPORTED_BROWSER';
+  | 'UNSUPPORTED_BROWSER'
+  /** The page's (or worker's) Content-Security-Policy forbids compiling WebAssembly: its
+   *  script-src directive needs 'wasm-unsafe-eval'. */
+  | 'CSP_BLOCKED';
 
 export declare class MobileNetV3Error extends Error {
   readonly name: 'MobileNetV3Error';

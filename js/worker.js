@@ -67,9 +67,16 @@ async function load({ build: wanted, threads }) {
     }
   }
   const msg = String(firstError && firstError.message || firstError);
+  // A Content-Security-Policy that forbids compiling WebAssembly: Chromium says "Refused to compile
+  // or instantiate WebAssembly module because ... 'wasm-unsafe-eval' ... Content Security Policy",
+  // Firefox "blocked by CSP", others an EvalError or "Wasm code generation disallowed".
+  if ((firstError && firstError.name === 'EvalError') || /Content.Security.Policy|wasm-unsafe-eval|unsafe-eval|\bCSP\b|code generation disallowed/i.test(msg)) {
+    throw new WorkerError('CSP_BLOCKED', "the page's Content-Security-Policy forbids compiling WebAssembly: add 'wasm-unsafe-eval' to its script-src directive " +
+      `(e.g. script-src 'self' 'wasm-unsafe-eval'; the worker's own response headers count for the worker). The browser said: ${msg}`);
+  }
   const simd = /simd|v128|invalid type|Compiling function/i.test(msg);
   throw new WorkerError(simd || typeof WebAssembly === 'undefined' ? 'UNSUPPORTED_BROWSER' : 'INTERNAL',
-    `could not start the WebAssembly engine (this browser needs WebAssembly SIMD128): ${msg}`);
+    simd ? `could not start the WebAssembly engine (this browser needs WebAssembly SIMD128): ${msg}` : `could not start the WebAssembly engine: ${msg}`);
 }
 
 async function init({ weights, config }) {

@@ -2,7 +2,10 @@
 // classifier keeps working afterwards where that makes sense (bad images, engine panics, hangs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { openPage, startIsolatedAndPlain } from './lib/browser.mjs';
+import { startServer, REPO_ROOT } from './lib/server.mjs';
 import { requireShared } from './lib/shared.mjs';
 
 const PAGE = '/tests/browser/pages/runtime.html';
@@ -177,3 +180,37 @@ for (const [label, srvName, threads] of [['threaded', 'iso', 2], ['single', 'pla
     assert.deepEqual(out.afterPool, out.ref);
   });
 }
+
+test("CSP without 'wasm-unsafe-eval': CSP_BLOCKED naming the directive (not a SIMD message); with it, the classifier loads", async (t) => {
+  if (!requireShared(t)) return;
+  // The page and the worker script carry a Content-Security-Policy (a dedicated worker gets the
+  // policy of its own response).
+  const withCsp = (policy) => Object.fromEntries([PAGE, '/js/worker.js'].map((p) => [p, (req, res) => {
+    res.writeHead(200, { 'Content-Type': p.endsWith('.html') ? 'text/html; charset=utf-8' : 'text/javascript; charset=utf-8', 'Content-Security-Policy': policy });
+    res.end(readFileSync(path.join(REPO_ROOT, p)));
+  }]));
+  const out = {};
+  for (const [name, policy] of [['strict', "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:"], ['allowed', "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; worker-src 'self' blob:"]]) {
+    const srv = await startServer({ isolated: true, routes: withCsp(policy) });
+    try {
+      out[name] = await inPage(srv, async (SMALL) => {
+        try {
+          const clf = await mnv3.createClassifier({ ...T.local(SMALL), cache: false });
+          const r = { code: 'NO_ERROR', build: clf.info.build };
+          clf.dispose();
+          return r;
+        } catch (e) {
+          return T.errorInfo(e);
+        }
+      }, SMALL);
+    } finally {
+      await srv.close();
+    }
+  }
+  assert.equal(out.strict.code, 'CSP_BLOCKED', JSON.stringify(out.strict));
+  assert.match(out.strict.message, /'wasm-unsafe-eval'/);
+  assert.match(out.strict.message, /script-src/);
+  assert.doesNotMatch(out.strict.message, /SIMD/);
+  assert.equal(out.allowed.code, 'NO_ERROR', JSON.stringify(out.allowed));
+  assert.equal(out.allowed.build, 'threaded');
+});

@@ -41,6 +41,13 @@ setup_rust() {
 
 setup_node() {
   # One lockfile at the root covers the JS package, demo, browser tests and benchmark.
+  if [ -L node_modules ]; then
+    # A worktree sharing another checkout's packages: npm ci here would delete them for every
+    # checkout using them. Update them where they live.
+    [ package-lock.json -nt node_modules/.package-lock.json ] &&
+      log "node_modules links to $(readlink node_modules) and package-lock.json is newer: run npm ci there"
+    return 0
+  fi
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci"
     npm ci --no-audit --no-fund --loglevel=error

@@ -107,12 +107,13 @@ build_wasm() {
 }
 
 # build_wasm KIND, unless its inputs are unchanged since the last build of KIND (so `./build.sh
-# serve` twice does not rebuild): the crate's sources and manifests, the toolchain pins and flags
-# (this script), wasm-bindgen and wasm-opt versions. The fingerprint lives in KIND's target dir.
-# BUILD_FORCE=1 rebuilds anyway.
+# serve` twice does not rebuild): the crate's sources and manifests, the toolchain pins, the
+# flags (build_wasm's own text), wasm-bindgen and wasm-opt versions. The fingerprint lives in
+# KIND's target dir. BUILD_FORCE=1 rebuilds anyway.
 build_wasm_if_changed() {
   local kind=$1 out="$ROOT/js/wasm/$1" stamp="$ROOT/target/wasm-$1/inputs.sha256" inputs
-  inputs=$( { echo "$kind"; cat build.sh Cargo.toml Cargo.lock rust-toolchain.toml
+  inputs=$( { echo "$kind $NIGHTLY $STABLE $WASM_BINDGEN_VERSION $MAX_MEMORY"; declare -f build_wasm
+              cat Cargo.toml Cargo.lock rust-toolchain.toml
               find src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
               wasm-bindgen --version; "$ROOT/node_modules/.bin/wasm-opt" --version 2>/dev/null || true
             } | sha256sum | cut -d' ' -f1)

@@ -1,216 +1,222 @@
-// Error paths of the browser runtime: every failure rejects with the right `code`, and the
-// classifier keeps working afterwards where that makes sense (bad images, engine panics, hangs).
-import { test, before, after } from 'node:test';
+// Error paths of the browser runtime, in each engine (lib/engines.mjs): every failure rejects with
+// the right `code`, and the classifier keeps working afterwards where that makes sense (bad images,
+// engine panics, hangs).
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openPage, startIsolatedAndPlain } from './lib/browser.mjs';
+import { startIsolatedAndPlain } from './lib/browser.mjs';
 import { startServer, REPO_ROOT } from './lib/server.mjs';
+import { ENGINES } from './lib/engines.mjs';
 import { requireShared } from './lib/shared.mjs';
 
 const PAGE = '/tests/browser/pages/runtime.html';
 const SMALL = 'tf_mobilenetv3_small_100';
-let iso, plain, browser, env;
 
-before(async () => ({ iso, plain, browser } = env = await startIsolatedAndPlain()));
-after(() => env?.close());
+for (const engine of ENGINES) describe(engine, () => {
+  let iso, plain, browser, env;
 
-/** Runs `fn` in a fresh runtime page; fails on uncaught page/worker errors not matching `allow`. */
-async function inPage(srv, fn, arg, allow = /^$/) {
-  const { page, context, errors } = await openPage(browser, srv.url + PAGE);
-  try {
-    const out = await page.evaluate(fn, arg);
-    assert.deepEqual(errors.filter((e) => e.startsWith('pageerror') && !allow.test(e)), []);
-    return out;
-  } finally {
-    await context.close();
-  }
-}
+  // WebKit: with SharedArrayBuffer exposed as Safari does on isolated pages, so the threaded build runs.
+  before(async () => ({ iso, plain, browser } = env = await startIsolatedAndPlain({ engine, sharedArrayBuffer: true })));
+  after(() => env?.close());
 
-test('loading errors: WEIGHTS_FETCH, WEIGHTS_FORMAT, UNSUPPORTED_ARCH, CONFIG, ABORTED', async (t) => {
-  if (!requireShared(t)) return;
-  const out = await inPage(iso, async (SMALL) => {
-    const local = T.local(SMALL);
-    const create = (o) => T.expectError(mnv3.createClassifier({ threads: 2, cache: false, ...o }));
-    const bytes = new Uint8Array(await (await T.fetchBlob(local.weights)).arrayBuffer());
-    const config = JSON.parse(await (await T.fetchBlob(local.config)).text());
-    const r = {};
-    r.http404 = await create({ ...local, weights: '/shared/weights/nope.safetensors' });
-    r.config404 = await create({ ...local, config: '/shared/weights/nope.json' });
-    r.network = await create({ ...local, weights: 'http://127.0.0.1:9/model.safetensors' });
-    r.cutDownload = await create({ ...local, weights: `${local.weights}?truncate=100000` });
-    r.truncated = await create({ ...local, weights: bytes.slice(0, bytes.length >> 1) });
-    r.garbage = await create({ ...local, weights: new Uint8Array(4096).map((_, i) => (i * 7919) % 251) });
-    r.empty = await create({ ...local, weights: new Blob([]) });
-    r.otherArch = await create({ weights: bytes, config: T.local('tf_mobilenetv3_large_minimal_100').config });
-    r.unknownArch = await create({ weights: bytes, config: { ...config, architecture: 'resnet50' } });
-    r.badJson = await create({ weights: bytes, config: '{"architecture": ' });
-    r.unknownModel = await create({ model: 'mobilenetv9' });
-    r.badThreads = await create({ ...local, threads: 0 });
-    const ac = new AbortController();
-    ac.abort();
-    r.preAborted = await create({ ...local, signal: ac.signal });
-    // Abort half-way through a slow download (64 KiB per 100 ms): rejects at once.
-    const ac2 = new AbortController();
-    let seen = 0;
-    const t0 = performance.now();
-    r.midDownload = await create({
-      ...local, weights: `${local.weights}?throttle=65536`, signal: ac2.signal,
-      onProgress: (e) => { if (e.phase === 'download' && e.loaded > 0 && !seen) { seen = e.loaded; ac2.abort(); } },
-    });
-    r.midDownload.seen = seen;
-    r.midDownload.ms = performance.now() - t0;
-    r.instance = await mnv3.createClassifier({ model: 'nope' }).catch((e) => ({
-      isClass: e instanceof mnv3.MobileNetV3Error, name: e.name, code: e.code,
-    }));
-    return r;
-  }, SMALL);
-  const codes = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.code]));
-  assert.deepEqual(codes, {
-    http404: 'WEIGHTS_FETCH', config404: 'WEIGHTS_FETCH', network: 'WEIGHTS_FETCH', cutDownload: 'WEIGHTS_FETCH',
-    truncated: 'WEIGHTS_FORMAT', garbage: 'WEIGHTS_FORMAT', empty: 'WEIGHTS_FORMAT', otherArch: 'WEIGHTS_FORMAT',
-    unknownArch: 'UNSUPPORTED_ARCH', badJson: 'CONFIG', unknownModel: 'CONFIG',
-    badThreads: 'INVALID_INPUT', preAborted: 'ABORTED', midDownload: 'ABORTED', instance: 'CONFIG',
-  });
-  assert.equal(out.http404.status, 404);
-  assert.match(out.http404.message, /HTTP 404.*nope\.safetensors/);
-  assert.match(out.unknownArch.message, /resnet50/);
-  assert.ok(out.midDownload.seen > 0 && out.midDownload.seen < 10242208);
-  assert.ok(out.midDownload.ms < 3000, `abort took ${out.midDownload.ms} ms`);
-  assert.deepEqual(out.instance, { isClass: true, name: 'MobileNetV3Error', code: 'CONFIG' });
-  for (const [k, v] of Object.entries(out)) assert.equal(v.name, 'MobileNetV3Error', k);
-});
-
-test('bad images: IMAGE_DECODE for a non-image Blob, a zero-size canvas, a video without frames; the classifier keeps working', async (t) => {
-  if (!requireShared(t)) return;
-  const out = await inPage(iso, async (SMALL) => {
-    const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads: 2, cache: false });
-    const photo = await T.fetchBlob('/shared/photos/koala.jpg');
-    const ref = (await clf.classify(photo)).top[0];
-    const r = {};
-    r.textBlob = await T.expectError(clf.classify(new Blob(['not an image'], { type: 'text/plain' })));
-    r.fakeJpeg = await T.expectError(clf.classify(new File([new Uint8Array([0xff, 0xd8, 0xff, 1, 2, 3])], 'x.jpg', { type: 'image/jpeg' })));
-    const c = document.createElement('canvas');
-    c.width = 0;
-    r.zeroCanvas = await T.expectError(clf.classify(c));
-    r.zeroOffscreen = await T.expectError(clf.classify(new OffscreenCanvas(0, 5)));
-    r.video = await T.expectError(clf.classify(document.createElement('video')));
-    const img = new Image();
-    img.src = '/shared/photos/missing.jpg';
-    r.brokenImg = await T.expectError(clf.classify(img));
-    r.emptyImageData = await T.expectError(clf.classify({ data: new Uint8ClampedArray(0), width: 0, height: 0 }));
-    const after = (await clf.classify(photo)).top[0];
-    clf.dispose();
-    return { r, ref, after };
-  }, SMALL);
-  assert.deepEqual(Object.fromEntries(Object.entries(out.r).map(([k, v]) => [k, v.code])), {
-    textBlob: 'IMAGE_DECODE', fakeJpeg: 'IMAGE_DECODE', zeroCanvas: 'IMAGE_DECODE', zeroOffscreen: 'IMAGE_DECODE',
-    video: 'IMAGE_DECODE', brokenImg: 'IMAGE_DECODE', emptyImageData: 'INVALID_INPUT',
-  });
-  assert.match(out.r.zeroCanvas.message, /0x150/);
-  assert.deepEqual(out.after, out.ref);
-});
-
-test('dispose(): pending and queued calls reject with DISPOSED, later calls too, idempotent', async (t) => {
-  if (!requireShared(t)) return;
-  const out = await inPage(iso, async (SMALL) => {
-    const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads: 2, cache: false });
-    const photo = await T.fetchBlob('/shared/photos/koala.jpg');
-    await clf.classify(photo);
-    const calls = [1, 2, 3].map(() => T.expectError(clf.classify(photo)));
-    await new Promise((r) => setTimeout(r, 0));
-    clf.dispose();
-    clf.dispose();
-    const pending = (await Promise.all(calls)).map((e) => e.code);
-    const afterwards = (await T.expectError(clf.classify(photo))).code;
-    const embedAfter = (await T.expectError(clf.embed(photo))).code;
-    let watchAfter;
+  /** Runs `fn` in a fresh runtime page; fails on uncaught page errors not matching `allow`. */
+  async function inPage(srv, fn, arg, allow = /^$/) {
+    const page = await browser.open(srv.url + PAGE);
     try {
-      clf.watch(document.createElement('video'), () => {});
-    } catch (e) {
-      watchAfter = e.code;
-    }
-    // Disposing while the classifier is still loading.
-    const p = mnv3.createClassifier({ ...T.local(SMALL), cache: false });
-    const clf2 = await p;
-    clf2.dispose();
-    return { pending, afterwards, embedAfter, watchAfter };
-  }, SMALL);
-  assert.deepEqual(out, { pending: ['DISPOSED', 'DISPOSED', 'DISPOSED'], afterwards: 'DISPOSED', embedAfter: 'DISPOSED', watchAfter: 'DISPOSED' });
-});
-
-for (const [label, srvName, threads] of [['threaded', 'iso', 2], ['single', 'plain', 1]]) {
-  test(`${label} build: a Rust panic rejects the call with INTERNAL + the panic text, then the classifier works again`, async (t) => {
-    if (!requireShared(t)) return;
-    const srv = srvName === 'iso' ? iso : plain;
-    const out = await inPage(srv, async ({ SMALL, threads }) => {
-      const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads, cache: false, timeoutMs: 4000 });
-      const photo = await T.fetchBlob('/shared/photos/beagle.jpg');
-      const ref = (await clf.classify(photo)).top;
-      // A queued call behind the crash must still be served (by the restarted worker).
-      const crash = T.expectError(clf._debug.panic(false));
-      const queued = clf.classify(photo);
-      const r = { panic: await crash, queued: (await queued).top };
-      r.after = (await clf.classify(photo)).top;
-      // A panic inside a pool thread: in the threaded build the caller would wait forever; the
-      // watchdog (timeoutMs) stops the worker.
-      const t0 = performance.now();
-      r.poolPanic = await T.expectError(clf._debug.panic(true, 2000));
-      r.poolMs = performance.now() - t0;
-      r.afterPool = (await clf.classify(photo)).top;
-      r.build = clf.info.build;
-      clf.dispose();
-      return { ref, ...r };
-    }, { SMALL, threads }, /^pageerror: unreachable$/); // the pool threads' own uncaught trap
-
-    assert.equal(out.build, label);
-    assert.equal(out.panic.code, 'INTERNAL');
-    assert.match(out.panic.message, /debugPanic: forced panic/);
-    assert.match(out.panic.message, /restarted/);
-    assert.match(out.panic.panic, /debugPanic: forced panic/);
-    assert.deepEqual(out.queued, out.ref);
-    assert.deepEqual(out.after, out.ref);
-    if (label === 'threaded') {
-      assert.equal(out.poolPanic.code, 'TIMEOUT');
-      assert.ok(out.poolMs >= 1900 && out.poolMs < 6000, `watchdog after ${out.poolMs} ms`);
-    } else {
-      assert.equal(out.poolPanic.code, 'INTERNAL');
-      assert.match(out.poolPanic.panic, /pool thread/);
-    }
-    assert.deepEqual(out.afterPool, out.ref);
-  });
-}
-
-test("CSP without 'wasm-unsafe-eval': CSP_BLOCKED naming the directive (not a SIMD message); with it, the classifier loads", async (t) => {
-  if (!requireShared(t)) return;
-  // The page and the worker script carry a Content-Security-Policy (a dedicated worker gets the
-  // policy of its own response).
-  const withCsp = (policy) => Object.fromEntries([PAGE, '/js/worker.js'].map((p) => [p, (req, res) => {
-    res.writeHead(200, { 'Content-Type': p.endsWith('.html') ? 'text/html; charset=utf-8' : 'text/javascript; charset=utf-8', 'Content-Security-Policy': policy });
-    res.end(readFileSync(path.join(REPO_ROOT, p)));
-  }]));
-  const out = {};
-  for (const [name, policy] of [['strict', "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:"], ['allowed', "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; worker-src 'self' blob:"]]) {
-    const srv = await startServer({ isolated: true, routes: withCsp(policy) });
-    try {
-      out[name] = await inPage(srv, async (SMALL) => {
-        try {
-          const clf = await mnv3.createClassifier({ ...T.local(SMALL), cache: false });
-          const r = { code: 'NO_ERROR', build: clf.info.build };
-          clf.dispose();
-          return r;
-        } catch (e) {
-          return T.errorInfo(e);
-        }
-      }, SMALL);
+      const out = await page.evaluate(fn, arg);
+      assert.deepEqual((await page.errors()).filter((e) => e.startsWith('pageerror') && !allow.test(e)), []);
+      return out;
     } finally {
-      await srv.close();
+      await page.close();
     }
   }
-  assert.equal(out.strict.code, 'CSP_BLOCKED', JSON.stringify(out.strict));
-  assert.match(out.strict.message, /'wasm-unsafe-eval'/);
-  assert.match(out.strict.message, /script-src/);
-  assert.doesNotMatch(out.strict.message, /SIMD/);
-  assert.equal(out.allowed.code, 'NO_ERROR', JSON.stringify(out.allowed));
-  assert.equal(out.allowed.build, 'threaded');
+
+  test('loading errors: WEIGHTS_FETCH, WEIGHTS_FORMAT, UNSUPPORTED_ARCH, CONFIG, ABORTED', async (t) => {
+    if (!requireShared(t)) return;
+    const out = await inPage(iso, async (SMALL) => {
+      const local = T.local(SMALL);
+      const create = (o) => T.expectError(mnv3.createClassifier({ threads: 2, cache: false, ...o }));
+      const bytes = new Uint8Array(await (await T.fetchBlob(local.weights)).arrayBuffer());
+      const config = JSON.parse(await (await T.fetchBlob(local.config)).text());
+      const r = {};
+      r.http404 = await create({ ...local, weights: '/shared/weights/nope.safetensors' });
+      r.config404 = await create({ ...local, config: '/shared/weights/nope.json' });
+      r.network = await create({ ...local, weights: 'http://127.0.0.1:9/model.safetensors' });
+      r.cutDownload = await create({ ...local, weights: `${local.weights}?truncate=100000` });
+      r.truncated = await create({ ...local, weights: bytes.slice(0, bytes.length >> 1) });
+      r.garbage = await create({ ...local, weights: new Uint8Array(4096).map((_, i) => (i * 7919) % 251) });
+      r.empty = await create({ ...local, weights: new Blob([]) });
+      r.otherArch = await create({ weights: bytes, config: T.local('tf_mobilenetv3_large_minimal_100').config });
+      r.unknownArch = await create({ weights: bytes, config: { ...config, architecture: 'resnet50' } });
+      r.badJson = await create({ weights: bytes, config: '{"architecture": ' });
+      r.unknownModel = await create({ model: 'mobilenetv9' });
+      r.badThreads = await create({ ...local, threads: 0 });
+      const ac = new AbortController();
+      ac.abort();
+      r.preAborted = await create({ ...local, signal: ac.signal });
+      // Abort half-way through a slow download (64 KiB per 100 ms): rejects at once.
+      const ac2 = new AbortController();
+      let seen = 0;
+      const t0 = performance.now();
+      r.midDownload = await create({
+        ...local, weights: `${local.weights}?throttle=65536`, signal: ac2.signal,
+        onProgress: (e) => { if (e.phase === 'download' && e.loaded > 0 && !seen) { seen = e.loaded; ac2.abort(); } },
+      });
+      r.midDownload.seen = seen;
+      r.midDownload.ms = performance.now() - t0;
+      r.instance = await mnv3.createClassifier({ model: 'nope' }).catch((e) => ({
+        isClass: e instanceof mnv3.MobileNetV3Error, name: e.name, code: e.code,
+      }));
+      return r;
+    }, SMALL);
+    const codes = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.code]));
+    assert.deepEqual(codes, {
+      http404: 'WEIGHTS_FETCH', config404: 'WEIGHTS_FETCH', network: 'WEIGHTS_FETCH', cutDownload: 'WEIGHTS_FETCH',
+      truncated: 'WEIGHTS_FORMAT', garbage: 'WEIGHTS_FORMAT', empty: 'WEIGHTS_FORMAT', otherArch: 'WEIGHTS_FORMAT',
+      unknownArch: 'UNSUPPORTED_ARCH', badJson: 'CONFIG', unknownModel: 'CONFIG',
+      badThreads: 'INVALID_INPUT', preAborted: 'ABORTED', midDownload: 'ABORTED', instance: 'CONFIG',
+    });
+    assert.equal(out.http404.status, 404);
+    assert.match(out.http404.message, /HTTP 404.*nope\.safetensors/);
+    assert.match(out.unknownArch.message, /resnet50/);
+    assert.ok(out.midDownload.seen > 0 && out.midDownload.seen < 10242208);
+    assert.ok(out.midDownload.ms < 3000, `abort took ${out.midDownload.ms} ms`);
+    assert.deepEqual(out.instance, { isClass: true, name: 'MobileNetV3Error', code: 'CONFIG' });
+    for (const [k, v] of Object.entries(out)) assert.equal(v.name, 'MobileNetV3Error', k);
+  });
+
+  test('bad images: IMAGE_DECODE for a non-image Blob, a zero-size canvas, a video without frames; the classifier keeps working', async (t) => {
+    if (!requireShared(t)) return;
+    const out = await inPage(iso, async (SMALL) => {
+      const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads: 2, cache: false });
+      const photo = await T.fetchBlob('/shared/photos/koala.jpg');
+      const ref = (await clf.classify(photo)).top[0];
+      const r = {};
+      r.textBlob = await T.expectError(clf.classify(new Blob(['not an image'], { type: 'text/plain' })));
+      r.fakeJpeg = await T.expectError(clf.classify(new File([new Uint8Array([0xff, 0xd8, 0xff, 1, 2, 3])], 'x.jpg', { type: 'image/jpeg' })));
+      const c = document.createElement('canvas');
+      c.width = 0;
+      r.zeroCanvas = await T.expectError(clf.classify(c));
+      r.zeroOffscreen = await T.expectError(clf.classify(new OffscreenCanvas(0, 5)));
+      r.video = await T.expectError(clf.classify(document.createElement('video')));
+      const img = new Image();
+      img.src = '/shared/photos/missing.jpg';
+      r.brokenImg = await T.expectError(clf.classify(img));
+      r.emptyImageData = await T.expectError(clf.classify({ data: new Uint8ClampedArray(0), width: 0, height: 0 }));
+      const after = (await clf.classify(photo)).top[0];
+      clf.dispose();
+      return { r, ref, after };
+    }, SMALL);
+    assert.deepEqual(Object.fromEntries(Object.entries(out.r).map(([k, v]) => [k, v.code])), {
+      textBlob: 'IMAGE_DECODE', fakeJpeg: 'IMAGE_DECODE', zeroCanvas: 'IMAGE_DECODE', zeroOffscreen: 'IMAGE_DECODE',
+      video: 'IMAGE_DECODE', brokenImg: 'IMAGE_DECODE', emptyImageData: 'INVALID_INPUT',
+    });
+    assert.match(out.r.zeroCanvas.message, /0x150/);
+    assert.deepEqual(out.after, out.ref);
+  });
+
+  test('dispose(): pending and queued calls reject with DISPOSED, later calls too, idempotent', async (t) => {
+    if (!requireShared(t)) return;
+    const out = await inPage(iso, async (SMALL) => {
+      const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads: 2, cache: false });
+      const photo = await T.fetchBlob('/shared/photos/koala.jpg');
+      await clf.classify(photo);
+      const calls = [1, 2, 3].map(() => T.expectError(clf.classify(photo)));
+      await new Promise((r) => setTimeout(r, 0));
+      clf.dispose();
+      clf.dispose();
+      const pending = (await Promise.all(calls)).map((e) => e.code);
+      const afterwards = (await T.expectError(clf.classify(photo))).code;
+      const embedAfter = (await T.expectError(clf.embed(photo))).code;
+      let watchAfter;
+      try {
+        clf.watch(document.createElement('video'), () => {});
+      } catch (e) {
+        watchAfter = e.code;
+      }
+      // Disposing while the classifier is still loading.
+      const p = mnv3.createClassifier({ ...T.local(SMALL), cache: false });
+      const clf2 = await p;
+      clf2.dispose();
+      return { pending, afterwards, embedAfter, watchAfter };
+    }, SMALL);
+    assert.deepEqual(out, { pending: ['DISPOSED', 'DISPOSED', 'DISPOSED'], afterwards: 'DISPOSED', embedAfter: 'DISPOSED', watchAfter: 'DISPOSED' });
+  });
+
+  for (const [label, srvName, threads] of [['threaded', 'iso', 2], ['single', 'plain', 1]]) {
+    test(`${label} build: a Rust panic rejects the call with INTERNAL + the panic text, then the classifier works again`, async (t) => {
+      if (!requireShared(t)) return;
+      const srv = srvName === 'iso' ? iso : plain;
+      const out = await inPage(srv, async ({ SMALL, threads }) => {
+        const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads, cache: false, timeoutMs: 4000 });
+        const photo = await T.fetchBlob('/shared/photos/beagle.jpg');
+        const ref = (await clf.classify(photo)).top;
+        // A queued call behind the crash must still be served (by the restarted worker).
+        const crash = T.expectError(clf._debug.panic(false));
+        const queued = clf.classify(photo);
+        const r = { panic: await crash, queued: (await queued).top };
+        r.after = (await clf.classify(photo)).top;
+        // A panic inside a pool thread: in the threaded build the caller would wait forever; the
+        // watchdog (timeoutMs) stops the worker.
+        const t0 = performance.now();
+        r.poolPanic = await T.expectError(clf._debug.panic(true, 2000));
+        r.poolMs = performance.now() - t0;
+        r.afterPool = (await clf.classify(photo)).top;
+        r.build = clf.info.build;
+        clf.dispose();
+        return { ref, ...r };
+      }, { SMALL, threads }, /^pageerror: (RuntimeError: )?unreachable/); // the pool threads' own uncaught trap
+
+      assert.equal(out.build, label);
+      assert.equal(out.panic.code, 'INTERNAL');
+      assert.match(out.panic.message, /debugPanic: forced panic/);
+      assert.match(out.panic.message, /restarted/);
+      assert.match(out.panic.panic, /debugPanic: forced panic/);
+      assert.deepEqual(out.queued, out.ref);
+      assert.deepEqual(out.after, out.ref);
+      if (label === 'threaded') {
+        assert.equal(out.poolPanic.code, 'TIMEOUT');
+        assert.ok(out.poolMs >= 1900 && out.poolMs < 6000, `watchdog after ${out.poolMs} ms`);
+      } else {
+        assert.equal(out.poolPanic.code, 'INTERNAL');
+        assert.match(out.poolPanic.panic, /pool thread/);
+      }
+      assert.deepEqual(out.afterPool, out.ref);
+    });
+  }
+
+  test("CSP without 'wasm-unsafe-eval': CSP_BLOCKED naming the directive (not a SIMD message); with it, the classifier loads", async (t) => {
+    if (!requireShared(t)) return;
+    // The page and the worker script carry a Content-Security-Policy (a dedicated worker gets the
+    // policy of its own response).
+    const withCsp = (policy) => Object.fromEntries([PAGE, '/js/worker.js'].map((p) => [p, (req, res) => {
+      res.writeHead(200, { 'Content-Type': p.endsWith('.html') ? 'text/html; charset=utf-8' : 'text/javascript; charset=utf-8', 'Content-Security-Policy': policy });
+      res.end(readFileSync(path.join(REPO_ROOT, p)));
+    }]));
+    const out = {};
+    for (const [name, policy] of [['strict', "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:"], ['allowed', "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; worker-src 'self' blob:"]]) {
+      const srv = await startServer({ isolated: true, routes: withCsp(policy) });
+      try {
+        out[name] = await inPage(srv, async (SMALL) => {
+          try {
+            const clf = await mnv3.createClassifier({ ...T.local(SMALL), cache: false });
+            const r = { code: 'NO_ERROR', build: clf.info.build };
+            clf.dispose();
+            return r;
+          } catch (e) {
+            return T.errorInfo(e);
+          }
+        }, SMALL);
+      } finally {
+        await srv.close();
+      }
+    }
+    assert.equal(out.strict.code, 'CSP_BLOCKED', JSON.stringify(out.strict));
+    assert.match(out.strict.message, /'wasm-unsafe-eval'/);
+    assert.match(out.strict.message, /script-src/);
+    assert.doesNotMatch(out.strict.message, /SIMD/);
+    assert.equal(out.allowed.code, 'NO_ERROR', JSON.stringify(out.allowed));
+    assert.equal(out.allowed.build, 'threaded');
+  });
 });

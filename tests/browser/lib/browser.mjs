@@ -103,13 +103,19 @@ export async function workerHeapProbe(context, page) {
 
 /**
  * The usual environment of the runtime tests: one cross-origin-isolated server, one plain
- * server (no COOP/COEP) and one Chromium. `close()` stops all three.
+ * server (no COOP/COEP) and one browser of `engine` (an engines.mjs browser: `browser.open(url)`;
+ * the other options go to launchEngine). `close()` stops all three.
  */
-export async function startIsolatedAndPlain() {
+export async function startIsolatedAndPlain({ engine = 'chromium', ...launchOptions } = {}) {
   const { startServer } = await import('./server.mjs');
+  const { launchEngine } = await import('./engines.mjs');
   const iso = await startServer({ isolated: true });
   const plain = await startServer({ isolated: false });
-  const browser = await launchChromium();
+  const browser = await launchEngine(engine, launchOptions).catch(async (e) => {
+    await iso.close();
+    await plain.close();
+    throw e;
+  });
   return {
     iso,
     plain,

@@ -31,7 +31,7 @@
 //   such as the Cache API is shared between its pages).
 // page.evaluate(fn, arg): fn runs in the page (it may be async) and gets `arg`; returns its JSON result
 //   (undefined comes back as null in every engine).
-// page.waitFor(fnOrExpression, arg, { timeout, interval }): polls until truthy; returns the value.
+// page.waitFor(fnOrExpression, arg, { timeout, interval }): polls until truthy (through reloads); returns the value.
 // page.errors() / page.logs(): what the page reported ('pageerror: ...', 'console.error: ...'; logs
 //   'TYPE: text'). Workers are not included. WebKit echoes nothing in automation mode, so there the
 //   helper injects lib/page-errors.js after load (pages/runtime.html loads it itself before any module).
@@ -95,10 +95,14 @@ function makePage(engine, { evaluate, close, errors, logs, raw }) {
     },
     async waitFor(fn, arg, { timeout = 30000, interval = 100 } = {}) {
       const t0 = Date.now();
+      let lastError = null;
       for (;;) {
-        const v = await page.evaluate(fn, arg);
+        // An evaluation that fails (the page is navigating or reloading) is retried.
+        const v = await page.evaluate(fn, arg).catch((e) => { lastError = e; return null; });
         if (v) return v;
-        if (Date.now() - t0 > timeout) throw new Error(`${engine}: timed out after ${timeout} ms waiting for ${String(fn).slice(0, 200)}`);
+        if (Date.now() - t0 > timeout) {
+          throw new Error(`${engine}: timed out after ${timeout} ms waiting for ${String(fn).slice(0, 200)}${lastError ? ` (last error: ${lastError.message})` : ''}`);
+        }
         await new Promise((r) => setTimeout(r, interval));
       }
     },

@@ -1,0 +1,207 @@
+// The worker that runs the engine, seen from the main thread: one request in flight, a watchdog,
+// restart after a crash.
+
+import { err, aborted, disposedError, safeCall } from './errors.js';
+
+function spawnWorker() {
+  try {
+    // Literal pattern: bundlers (Vite, webpack) recognise it and emit worker.js with its assets.
+    return { worker: new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'mobilenetv3' }) };
+  } catch (e) {
+    // The package is served from another origin (a CDN): start a same-origin module worker that
+    // imports it (needs CORS on the CDN, which the common ones send).
+    // (Not the literal pattern above, so bundlers do not emit a second, unbundled copy.)
+    const src = `import ${JSON.stringify(new URL('./' + 'worker.js', import.meta.url).href)};`;
+    const blobUrl = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    return { worker: new Worker(blobUrl, { type: 'module', name: 'mobilenetv3' }), blobUrl };
+  }
+}
+
+/**
+ * Main-side handle of the worker: one request in flight, the rest queued; a watchdog per request;
+ * after a crash (fatal error, timeout, worker error) the worker is dropped and the next request
+ * starts a fresh one from the same weights Blob.
+ */
+export class WorkerEngine {
+  constructor({ build, threads, timeoutMs, onProgress }) {
+    this.build = build;
+    this.threads = threads;
+    this.timeoutMs = timeoutMs;
+    this.onProgress = onProgress;
+    this.queue = [];
+    this.pumping = false;
+    this.disposed = false;
+    this.worker = null;
+    this.blobUrl = null;
+    this.inflight = null; // { id, resolve, reject, timer }
+    this.nextId = 1;
+    this.started = null; // promise of the current worker being loaded + initialised
+    this.initData = null; // promise of { weights: Blob, config: string }
+    this.info = null;
+  }
+
+  /** Starts a worker and loads the wasm now; `data` (a promise) supplies weights and config. */
+  start(data) {
+    this.initData = data;
+    this.started = this._start();
+    this.started.catch(() => {});
+    return this.started;
+  }
+
+  async _start() {
+    try {
+      return await this._startWorker();
+    } catch (e) {
+      this._kill();
+      throw e;
+    }
+  }
+
+  async _startWorker() {
+    const { worker, blobUrl } = spawnWorker();
+    this.worker = worker;
+    this.blobUrl = blobUrl;
+    worker.addEventListener('message', (ev) => this._onMessage(worker, ev.data));
+    worker.addEventListener('error', (ev) => {
+      ev.preventDefault && ev.preventDefault();
+      this._fail(worker, err('INTERNAL', `the worker failed: ${ev.message || 'script error (could not load worker.js or the wasm glue)'}`));
+    });
+    worker.addEventListener('messageerror', () => this._fail(worker, err('INTERNAL', 'a message from the worker could not be read')));
+    const progress = this.onProgress;
+    this.onProgress = null; // progress is reported for the first start only
+    safeCall(progress, { phase: 'compile', loaded: 0, total: 1 });
+    const loaded = await this._send('load', { build: this.build, threads: this.threads }, [], this.timeoutMs * 4);
+    safeCall(progress, { phase: 'compile', loaded: 1, total: 1 });
+    const { weights, config } = await this.initData;
+    safeCall(progress, { phase: 'init', loaded: 0, total: 1 });
+    const info = await this._send('init', { weights, config }, [], this.timeoutMs * 4);
+    safeCall(progress, { phase: 'init', loaded: 1, total: 1 });
+    info.fallbackReason = loaded.fallbackReason;
+    this.info = info;
+    return info;
+  }
+
+  _send(op, payload, transfer, timeoutMs) {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(err('INTERNAL', 'the worker is gone'));
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this._fail(worker, err('TIMEOUT', `the engine did not answer '${op}' within ${timeoutMs} ms; its worker was stopped and will be restarted for the next call`));
+      }, timeoutMs);
+      this.inflight = { id, worker, resolve, reject, timer };
+      try {
+        worker.postMessage({ id, op, ...payload }, transfer);
+      } catch (e) {
+        clearTimeout(timer);
+        this.inflight = null;
+        reject(err('INVALID_INPUT', `could not send the ${op} request to the worker: ${e.message}`, { cause: e }));
+      }
+    });
+  }
+
+  _onMessage(worker, msg) {
+    const f = this.inflight;
+    if (!f || f.worker !== worker || !msg || msg.id !== f.id) return;
+    clearTimeout(f.timer);
+    this.inflight = null;
+    if (msg.ok) return f.resolve(msg.result);
+    const e = msg.error;
+    const error = err(e.code, e.message, { panic: e.panic });
+    if (e.fatal) {
+      error.message += '. The worker was restarted; the classifier keeps working.';
+      this._kill();
+    }
+    f.reject(error);
+  }
+
+  /** The worker crashed, hung or errored: reject what it was doing and drop it. */
+  _fail(worker, error) {
+    if (worker !== this.worker) return;
+    const f = this.inflight;
+    this._kill();
+    if (f) {
+      clearTimeout(f.timer);
+      f.reject(error);
+    }
+  }
+
+  _kill() {
+    if (this.worker) this.worker.terminate();
+    if (this.blobUrl) URL.revokeObjectURL(this.blobUrl);
+    this.worker = null;
+    this.blobUrl = null;
+    this.inflight = null;
+    this.started = null;
+  }
+
+  /** Queue `op`; resolves with the worker's result. `cleanup` runs if the job never reaches the worker. */
+  call(op, payload = {}, { transfer = [], signal, cleanup, timeoutMs = this.timeoutMs } = {}) {
+    if (this.disposed) {
+      if (cleanup) cleanup();
+      return Promise.reject(disposedError());
+    }
+    return new Promise((resolve, reject) => {
+      const job = { op, payload, transfer, cleanup, timeoutMs, settled: false, signal };
+      const settle = (fn, v) => {
+        if (job.settled) return;
+        job.settled = true;
+        if (signal) signal.removeEventListener('abort', job.onAbort);
+        fn(v);
+      };
+      job.resolve = (v) => settle(resolve, v);
+      job.reject = (e) => settle(reject, e);
+      job.onAbort = () => job.reject(aborted(op === 'run' ? 'the classification' : op));
+      if (signal) {
+        if (signal.aborted) {
+          if (cleanup) cleanup();
+          return job.onAbort();
+        }
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this._pump();
+    });
+  }
+
+  async _pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length && !this.disposed) {
+        const job = this.queue.shift();
+        let sent = false;
+        try {
+          if (job.settled) continue;
+          if (!this.started) this.started = this._start();
+          await this.started;
+          if (job.settled || this.disposed) continue;
+          sent = true;
+          job.resolve(await this._send(job.op, job.payload, job.transfer, job.timeoutMs));
+        } catch (e) {
+          job.reject(this.disposed ? disposedError() : e);
+        } finally {
+          if (!sent && job.cleanup) job.cleanup();
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  dispose() {
+    if (this.disposed) return;
+    this.disposed = true;
+    const f = this.inflight;
+    this._kill();
+    if (f) {
+      clearTimeout(f.timer);
+      f.reject(disposedError());
+    }
+    for (const job of this.queue.splice(0)) {
+      if (job.cleanup) job.cleanup();
+      job.reject(disposedError());
+    }
+  }
+}
+

@@ -1,0 +1,55 @@
+// Image sources (img, canvas, video, ImageBitmap, ImageData, VideoFrame, Blob) -> what the worker receives.
+
+import { err, MobileNetV3Error } from './errors.js';
+
+const DECODE_OPTIONS = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' };
+
+export const isA = (v, name) => typeof globalThis[name] === 'function' && v instanceof globalThis[name];
+
+/** Turns a source into what the worker receives (transferring what can be transferred). */
+export async function toWire(src) {
+  if (isA(src, 'Blob')) return { source: { kind: 'blob', blob: src }, transfer: [] };
+  if (isA(src, 'ImageData')) {
+    return { source: { kind: 'rgba', width: src.width, height: src.height, data: src.data }, transfer: [] };
+  }
+  if (isA(src, 'VideoFrame')) {
+    let frame;
+    try {
+      frame = src.clone();
+    } catch (e) {
+      throw err('IMAGE_DECODE', `the VideoFrame is closed: ${e.message}`);
+    }
+    return { source: { kind: 'frame', frame }, transfer: [frame], cleanup: () => frame.close() };
+  }
+  let bitmap;
+  try {
+    if (isA(src, 'HTMLImageElement')) {
+      if (!src.complete || !src.naturalWidth) {
+        try {
+          await src.decode();
+        } catch (e) {
+          throw err('IMAGE_DECODE', `the <img> could not be decoded (${src.currentSrc || src.src || 'no src'}): ${e.message}`);
+        }
+      }
+      bitmap = await createImageBitmap(src, DECODE_OPTIONS);
+    } else if (isA(src, 'HTMLVideoElement')) {
+      if (src.readyState < 2 || !src.videoWidth) {
+        throw err('IMAGE_DECODE', `the <video> has no frame yet (readyState ${src.readyState})`);
+      }
+      bitmap = await createImageBitmap(src);
+    } else if (isA(src, 'HTMLCanvasElement') || isA(src, 'OffscreenCanvas')) {
+      if (!src.width || !src.height) throw err('IMAGE_DECODE', `the canvas is ${src.width}x${src.height} pixels`);
+      bitmap = await createImageBitmap(src, DECODE_OPTIONS);
+    } else if (isA(src, 'ImageBitmap')) {
+      if (!src.width || !src.height) throw err('IMAGE_DECODE', 'the ImageBitmap is empty or closed');
+      bitmap = await createImageBitmap(src, DECODE_OPTIONS); // a copy: the caller keeps theirs
+    } else {
+      throw err('INVALID_INPUT', `cannot classify ${Object.prototype.toString.call(src)}: pass an image, canvas, video, ImageBitmap, ImageData, VideoFrame or Blob`);
+    }
+  } catch (e) {
+    if (e instanceof MobileNetV3Error) throw e;
+    throw err('IMAGE_DECODE', `could not read the pixels of the source: ${e.message}`, { cause: e });
+  }
+  return { source: { kind: 'bitmap', bitmap }, transfer: [bitmap], cleanup: () => bitmap.close() };
+}
+

@@ -33,6 +33,8 @@ pub mod image_io;
 pub mod wasm;
 
 #[doc(hidden)]
+pub mod fuzz_entry;
+#[doc(hidden)]
 pub mod testutil;
 
 pub use error::{Error, Result};

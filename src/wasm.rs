@@ -66,6 +66,26 @@ pub fn debug_panic(in_pool: bool) {
     panic!("debugPanic: forced panic");
 }
 
+/// What an image file's header declares, read without decoding: `{format, width, height}`
+/// ("jpeg", "png", "gif", "bmp", "tiff", "webp"), or `undefined` for other formats. Throws
+/// IMAGE_TOO_LARGE when the size is over `maxImagePixels()` (or 32768 per side), so the worker
+/// can refuse a decompression bomb before `createImageBitmap` decodes it.
+#[wasm_bindgen(js_name = imageHeader)]
+pub fn image_header(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    let Some(h) = crate::image_header::check_header(bytes).map_err(js_error)? else { return Ok(JsValue::UNDEFINED) };
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"format".into(), &h.format.into());
+    let _ = js_sys::Reflect::set(&o, &"width".into(), &(h.width as f64).into());
+    let _ = js_sys::Reflect::set(&o, &"height".into(), &(h.height as f64).into());
+    Ok(o.into())
+}
+
+/// The pixel limit (`crate::image_header::MAX_IMAGE_PIXELS`, 8192 x 8192).
+#[wasm_bindgen(js_name = maxImagePixels)]
+pub fn max_image_pixels() -> f64 {
+    crate::image_header::MAX_IMAGE_PIXELS as f64
+}
+
 fn js_error(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());

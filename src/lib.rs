@@ -41,6 +41,7 @@ pub use error::{Error, Result};
 pub use model::config::{Interpolation, ModelConfig, PreprocessConfig};
 pub use output::TopClass;
 
+use model::ops::Buf;
 use network::{Network, Scratch};
 
 /// A loaded model plus its reusable activation arena.
@@ -91,8 +92,8 @@ impl Classifier {
             return Err(Error::InvalidInput(format!("input tensor holds {} at index {i}; it must be finite", input[i])));
         }
         self.network.forward(input, size, size, &mut self.scratch);
-        let logits = self.scratch.logits[..self.network.spec.num_classes].to_vec();
-        let embedding = self.scratch.embedding[..self.network.spec.head_chs].to_vec();
+        let logits = self.scratch.buf(Buf::Logits)[..self.network.spec.num_classes].to_vec();
+        let embedding = self.scratch.buf(Buf::Embedding)[..self.network.spec.head_chs].to_vec();
         if logits.iter().chain(&embedding).any(|x| !x.is_finite()) {
             // Finite weights can still overflow f32 in the activations; never report NaN as a class.
             return Err(Error::WeightsFormat("the network produced non-finite logits (NaN or infinity): the weights' values are out of range".into()));

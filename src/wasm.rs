@@ -8,7 +8,6 @@
 use crate::error::Error;
 use crate::kernels::simd::SIMD_BACKEND;
 use crate::model::config::ModelConfig;
-use crate::network::OpKind;
 use crate::preprocess::Preprocessor;
 use crate::{Classifier, Prediction};
 use js_sys::Float32Array;
@@ -129,7 +128,7 @@ impl Engine {
             "labels": c.labels,
             "simd": SIMD_BACKEND,
             "paramBytes": self.clf.network.param_bytes(),
-            "macs": spec.macs(c.preprocess.input_size).total(),
+            "macs": self.clf.network.ops.macs(c.preprocess.input_size, c.preprocess.input_size),
         })
         .to_string()
     }
@@ -206,7 +205,7 @@ impl Engine {
         Ok(serde_json::to_string(&self.last()?.top(k)).unwrap_or_default())
     }
 
-    /// Per-layer timing of one forward pass on a synthetic input: JSON [{name, kind, macs, ms}].
+    /// Per-step timing of one forward pass on a synthetic input: JSON [{name, kind, macs, ms}].
     /// Timed with `performance.now()` on the thread that records the events (in the threaded
     /// build that is a pool worker, hence the import rather than a caller-supplied clock).
     pub fn profile(&mut self) -> Result<String, JsValue> {
@@ -214,17 +213,8 @@ impl Engine {
         let input: Vec<f32> = (0..size * size * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
         let mut scratch = crate::network::Scratch::default();
         self.clf.network.forward(&input, size, size, &mut scratch);
-        let mut rows = Vec::new();
-        let mut last = 0.0;
-        self.clf.network.forward_profiled(&input, size, size, &mut scratch, |ev| {
-            let t = performance_now();
-            if ev.kind != OpKind::Start {
-                let name = if ev.block.is_empty() { ev.op.to_string() } else { format!("{}.{}", ev.block, ev.op) };
-                rows.push(serde_json::json!({"name": name, "kind": ev.kind.name(), "macs": ev.macs, "ms": t - last}));
-            }
-            last = t;
-        });
-        Ok(serde_json::Value::Array(rows).to_string())
+        let steps = self.clf.network.profile(&input, size, size, &mut scratch, performance_now);
+        Ok(serde_json::to_string(&steps).unwrap_or_default())
     }
 
     /// Bytes held by weights and activations.

@@ -18,11 +18,11 @@ mod cli {
     use mobilenetv3_wasm::image_io;
     use mobilenetv3_wasm::model::config::{INPUT_SIZE_RANGE, MAX_NUM_CLASSES};
     use mobilenetv3_wasm::kernels::simd::SIMD_BACKEND;
-    use mobilenetv3_wasm::network::{OpKind, Scratch};
+    use mobilenetv3_wasm::model::ops::OpList;
+    use mobilenetv3_wasm::network::{Scratch, StepTime};
     use mobilenetv3_wasm::{Classifier, Error, ModelConfig};
     use serde_json::json;
-    use std::collections::HashMap;
-    use std::path::{Path, PathBuf};
+        use std::path::{Path, PathBuf};
     use std::time::Instant;
 
     const USAGE: &str = "\
@@ -31,7 +31,7 @@ mobilenetv3: timm MobileNetV3 image classification (native build of mobilenetv3-
 USAGE:
     mobilenetv3 classify --weights FILE.safetensors [--config FILE.json] [--top K] [--json] IMAGE...
     mobilenetv3 bench    --weights FILE.safetensors [--config FILE.json] [--threads N] [--iters N] [--size N] [--profile] [--json]
-    mobilenetv3 describe --arch NAME      print the resolved layer list as JSON
+    mobilenetv3 describe --arch NAME      print the decoded blocks and the op list (steps, shapes, MACs) as JSON
 
 OPTIONS:
     --weights FILE   timm state_dict as safetensors (e.g. model.safetensors from timm's Hugging Face repo)
@@ -263,26 +263,18 @@ OPTIONS:
             net.forward(&input, size, size, &mut scratch);
         }
         let mut times = Vec::with_capacity(a.iters);
-        let mut layers: Vec<(String, OpKind, u64, f64)> = Vec::new();
-        let mut layer_idx: HashMap<String, usize> = HashMap::new();
+        // Per-step times summed over the profiled passes.
+        let mut layers: Vec<StepTime> = Vec::new();
+        let clock = Instant::now();
         for _ in 0..a.iters {
             let t0 = Instant::now();
             if a.profile {
-                let mut last = Instant::now();
-                net.forward_profiled(&input, size, size, &mut scratch, |ev| {
-                    let now = Instant::now();
-                    if ev.kind == OpKind::Start {
-                        last = now;
-                        return;
-                    }
-                    let key = if ev.block.is_empty() { ev.op.to_string() } else { format!("{}.{}", ev.block, ev.op) };
-                    let i = *layer_idx.entry(key.clone()).or_insert_with(|| {
-                        layers.push((key, ev.kind, ev.macs, 0.0));
-                        layers.len() - 1
-                    });
-                    layers[i].3 += (now - last).as_secs_f64() * 1e3;
-                    last = now;
-                });
+                let steps = net.profile(&input, size, size, &mut scratch, move || clock.elapsed().as_secs_f64() * 1e3);
+                if layers.is_empty() {
+                    layers = steps;
+                } else {
+                    layers.iter_mut().zip(steps).for_each(|(l, s)| l.ms += s.ms);
+                }
             } else {
                 net.forward(&input, size, size, &mut scratch);
             }
@@ -290,7 +282,7 @@ OPTIONS:
         }
         times.sort_by(f64::total_cmp);
         let (min, med, p90) = (times[0], percentile(&times, 0.5), percentile(&times, 0.9));
-        let macs = net.spec.macs(size).total();
+        let macs = net.ops.macs(size, size);
         if a.json {
             println!(
                 "{}",
@@ -304,26 +296,26 @@ OPTIONS:
         }
         if a.profile && !a.json {
             let n = a.iters as f64;
-            let total: f64 = layers.iter().map(|l| l.3).sum::<f64>() / n;
-            let mut by_kind: Vec<(OpKind, f64, u64)> = Vec::new();
+            let total: f64 = layers.iter().map(|l| l.ms).sum::<f64>() / n;
+            let mut by_kind: Vec<(&str, f64, u64)> = Vec::new();
             for l in &layers {
-                match by_kind.iter_mut().find(|k| k.0 == l.1) {
+                match by_kind.iter_mut().find(|k| k.0 == l.kind) {
                     Some(k) => {
-                        k.1 += l.3 / n;
-                        k.2 += l.2;
+                        k.1 += l.ms / n;
+                        k.2 += l.macs;
                     }
-                    None => by_kind.push((l.1, l.3 / n, l.2)),
+                    None => by_kind.push((l.kind, l.ms / n, l.macs)),
                 }
             }
             println!("  per kernel family (mean per pass):");
             for (kind, ms, macs) in &by_kind {
-                println!("    {:<15} {:>8.3} ms  {:>5.1}%  {:>7.2} GMAC/s", kind.name(), ms, 100.0 * ms / total, *macs as f64 / ms / 1e6);
+                println!("    {:<15} {:>8.3} ms  {:>5.1}%  {:>7.2} GMAC/s", kind, ms, 100.0 * ms / total, *macs as f64 / ms / 1e6);
             }
             let mut sorted = layers.clone();
-            sorted.sort_by(|x, y| y.3.total_cmp(&x.3));
+            sorted.sort_by(|x, y| y.ms.total_cmp(&x.ms));
             println!("  slowest layers:");
             for l in sorted.iter().take(12) {
-                println!("    {:<24} {:<15} {:>8.3} ms  {:>7.2} GMAC/s", l.0, l.1.name(), l.3 / n, l.2 as f64 / (l.3 / n) / 1e6);
+                println!("    {:<24} {:<15} {:>8.3} ms  {:>7.2} GMAC/s", l.name, l.kind, l.ms / n, l.macs as f64 / (l.ms / n) / 1e6);
             }
         }
         0
@@ -347,9 +339,12 @@ OPTIONS:
             }
         };
         if a.cmd == "describe" {
-            return match ModelConfig::for_architecture(a.arch.as_deref().unwrap()).and_then(|c| c.net_spec()) {
-                Ok(spec) => {
-                    println!("{}", serde_json::to_string_pretty(&spec).unwrap());
+            return match ModelConfig::for_architecture(a.arch.as_deref().unwrap()).and_then(|c| Ok((c.net_spec()?, c.preprocess.input_size))) {
+                Ok((spec, size)) => {
+                    // The decoded blocks plus the op list every part of the engine runs from.
+                    let mut v = serde_json::to_value(&spec).unwrap();
+                    v["ops"] = OpList::build(&spec).describe(size);
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap());
                     0
                 }
                 Err(e) => {

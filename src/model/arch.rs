@@ -405,50 +405,6 @@ impl NetSpec {
             num_classes,
         })
     }
-
-    /// Multiply-accumulates of one forward pass at `size` x `size`, per layer family.
-    pub fn macs(&self, size: usize) -> MacCount {
-        use crate::kernels::ConvGeometry;
-        let mut m = MacCount::default();
-        let g = ConvGeometry::new(size, size, 3, 2, self.padding);
-        let (mut h, mut w) = (g.out_h, g.out_w);
-        m.stem += (h * w * 27 * self.stem_chs) as u64;
-        for b in &self.blocks {
-            let hw_in = (h * w) as u64;
-            if b.kind == BlockKind::InvertedResidual {
-                m.pointwise += hw_in * (b.in_chs * b.mid_chs) as u64;
-            }
-            if b.kind == BlockKind::ConvBnAct {
-                m.pointwise += hw_in * (b.in_chs * b.out_chs) as u64;
-                continue;
-            }
-            let g = ConvGeometry::new(h, w, b.kernel, b.stride, self.padding);
-            (h, w) = (g.out_h, g.out_w);
-            let hw = (h * w) as u64;
-            m.depthwise += hw * (b.mid_chs * b.kernel * b.kernel) as u64;
-            if let Some(se) = &b.se {
-                m.squeeze_excite += hw * b.mid_chs as u64 + 2 * (b.mid_chs * se.rd_chs) as u64;
-            }
-            m.pointwise += hw * (b.mid_chs * b.out_chs) as u64;
-        }
-        m.head += (self.num_features * self.head_chs + self.head_chs * self.num_classes) as u64;
-        m
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MacCount {
-    pub stem: u64,
-    pub pointwise: u64,
-    pub depthwise: u64,
-    pub squeeze_excite: u64,
-    pub head: u64,
-}
-
-impl MacCount {
-    pub fn total(&self) -> u64 {
-        self.stem + self.pointwise + self.depthwise + self.squeeze_excite + self.head
-    }
 }
 
 #[cfg(test)]
@@ -491,8 +447,6 @@ mod tests {
         assert!(n.blocks[0].skip);
         let b = &n.blocks[4]; // blocks.2.1: 40 -> 120 -> 40, k5, SE 32 (round_channels(30))
         assert_eq!((b.prefix.as_str(), b.mid_chs, b.se.as_ref().unwrap().rd_chs), ("blocks.2.1", 120, 32));
-        let m = n.macs(224).total();
-        assert!((210_000_000..235_000_000).contains(&m), "{m}");
         let rw = NetSpec::build(find_variant("mobilenetv3_rw.rmsp_in1k").unwrap(), 1000).unwrap();
         assert!(!rw.blocks[0].skip && !rw.head_bias);
         assert_eq!(rw.blocks[4].se.as_ref().unwrap().rd_chs, 30);

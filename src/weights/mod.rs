@@ -1,18 +1,15 @@
-//! Loading a timm state_dict (safetensors) into a [`Network`]: every tensor the architecture needs
-//! is looked up by its timm name and shape-checked, batch norm is folded into the preceding conv,
-//! and weights are packed for the kernels. Like timm's `strict=True`, tensors the architecture
-//! does not use are an error (they usually mean weights for a different model).
+//! Loading a timm state_dict (safetensors): every tensor a step of the op list needs is looked
+//! up by the timm name the list gives and shape-checked, and batch norm is folded into the conv
+//! before it, in a neutral layout (packing for the CPU kernels is `Network::prepare`). Like
+//! timm's `strict=True`, tensors the architecture does not use are an error (they usually mean
+//! weights for a different model).
 
 pub mod safetensors;
 
 use crate::error::{Error, Result};
-use crate::kernels::conv2d::pack_conv2d;
-use crate::kernels::depthwise::PackedDepthwise;
-use crate::kernels::pointwise::PackedPointwise;
-use crate::kernels::squeeze_excite::SqueezeExcite;
-use crate::kernels::Act;
-use crate::model::arch::{BlockKind, NetSpec};
-use crate::network::{Block, Network};
+use crate::model::arch::NetSpec;
+use crate::model::ops::{OpList, Weights};
+use crate::network::Network;
 use safetensors::SafeTensors;
 use std::collections::HashSet;
 
@@ -56,47 +53,49 @@ impl Tracked<'_> {
     }
 }
 
-struct Loader<'s> {
-    src: &'s mut dyn TensorSource,
-    eps: f64,
+/// A conv or linear layer with any BatchNorm folded in, in the neutral PyTorch layout
+/// (`w` as the tensor's [out, in/groups, k, k] or [out, in]); `b` has one bias per output.
+#[derive(Clone, Debug)]
+pub struct Folded {
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
 }
 
-impl Loader<'_> {
-    fn tensor(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        self.src.tensor(name, shape)
-    }
-
-    /// Conv weight `{conv}.weight` of shape [out, in, k, k] followed by BatchNorm `{bn}`, folded:
-    /// w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps).
-    fn conv_bn(&mut self, conv: &str, bn: &str, out: usize, inp: usize, k: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-        let w = self.tensor(&format!("{conv}.weight"), &[out, inp, k, k])?;
-        let gamma = self.tensor(&format!("{bn}.weight"), &[out])?;
-        let beta = self.tensor(&format!("{bn}.bias"), &[out])?;
-        let mean = self.tensor(&format!("{bn}.running_mean"), &[out])?;
-        let var = self.tensor(&format!("{bn}.running_var"), &[out])?;
-        let per = inp * k * k;
-        let mut wf = vec![0f32; w.len()];
-        let mut bf = vec![0f32; out];
-        for o in 0..out {
-            if !(var[o] >= 0.0) {
-                return Err(Error::WeightsFormat(format!("'{bn}.running_var' has a negative or NaN entry at {o}")));
-            }
-            let scale = gamma[o] as f64 / (var[o] as f64 + self.eps).sqrt();
-            for i in 0..per {
-                wf[o * per + i] = (w[o * per + i] as f64 * scale) as f32;
-            }
-            bf[o] = (beta[o] as f64 - mean[o] as f64 * scale) as f32;
+/// Read and fold the parameters `w` describes: `{conv}.weight`, then BatchNorm `{bn}` folded
+/// (w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps)), or
+/// `{conv}.bias`, or a zero bias.
+fn load(src: &mut dyn TensorSource, w: &Weights, eps: f64) -> Result<Folded> {
+    let conv = &w.conv;
+    let out = w.out_chs();
+    let wt = src.tensor(&format!("{conv}.weight"), &w.shape)?;
+    let Some(bn) = &w.bn else {
+        let b = if w.bias { src.tensor(&format!("{conv}.bias"), &[out])? } else { vec![0.0; out] };
+        return Ok(Folded { w: wt, b });
+    };
+    let gamma = src.tensor(&format!("{bn}.weight"), &[out])?;
+    let beta = src.tensor(&format!("{bn}.bias"), &[out])?;
+    let mean = src.tensor(&format!("{bn}.running_mean"), &[out])?;
+    let var = src.tensor(&format!("{bn}.running_var"), &[out])?;
+    let per = wt.len() / out;
+    let mut wf = vec![0f32; wt.len()];
+    let mut bf = vec![0f32; out];
+    for o in 0..out {
+        if !(var[o] >= 0.0) {
+            return Err(Error::WeightsFormat(format!("'{bn}.running_var' has a negative or NaN entry at {o}")));
         }
-        Ok((wf, bf))
+        let scale = gamma[o] as f64 / (var[o] as f64 + eps).sqrt();
+        for i in 0..per {
+            wf[o * per + i] = (wt[o * per + i] as f64 * scale) as f32;
+        }
+        bf[o] = (beta[o] as f64 - mean[o] as f64 * scale) as f32;
     }
+    Ok(Folded { w: wf, b: bf })
+}
 
-    /// A 1x1 conv (or Linear when `linear`) with its own bias, not followed by BN.
-    fn dense(&mut self, name: &str, out: usize, inp: usize, bias: bool, linear: bool) -> Result<PackedPointwise> {
-        let shape: &[usize] = if linear { &[out, inp] } else { &[out, inp, 1, 1] };
-        let w = self.tensor(&format!("{name}.weight"), shape)?;
-        let b = if bias { self.tensor(&format!("{name}.bias"), &[out])? } else { vec![0.0; out] };
-        Ok(PackedPointwise::new(&w, &b, inp, out))
-    }
+/// Every step's parameters, looked up by the timm names the op list gives, shape-checked and
+/// folded (one `Vec<Folded>` per step, in [`Op::weights`] order).
+pub fn load_weights(ops: &OpList, src: &mut dyn TensorSource) -> Result<Vec<Vec<Folded>>> {
+    ops.steps.iter().map(|s| s.op.weights().into_iter().map(|w| load(src, w, ops.bn_eps)).collect()).collect()
 }
 
 /// Build the network described by `spec` from safetensors bytes.
@@ -109,60 +108,7 @@ pub fn load_network(spec: &NetSpec, bytes: &[u8]) -> Result<Network> {
 
 /// Build the network from any tensor source (timm names and PyTorch shapes).
 pub fn load_network_from(spec: &NetSpec, src: &mut dyn TensorSource) -> Result<Network> {
-    let mut l = Loader { src, eps: spec.bn_eps };
-
-    let (w, b) = l.conv_bn("conv_stem", "bn1", spec.stem_chs, 3, 3)?;
-    let stem = pack_conv2d(&w, &b, spec.stem_chs, 3, 3);
-
-    let mut blocks = Vec::with_capacity(spec.blocks.len());
-    for s in &spec.blocks {
-        let p = &s.prefix;
-        let pw = |l: &mut Loader, conv: &str, bn: &str, out: usize, inp: usize| -> Result<PackedPointwise> {
-            let (w, b) = l.conv_bn(&format!("{p}.{conv}"), &format!("{p}.{bn}"), out, inp, 1)?;
-            Ok(PackedPointwise::new(&w, &b, inp, out))
-        };
-        let dw = |l: &mut Loader, bn: &str| -> Result<PackedDepthwise> {
-            let (w, b) = l.conv_bn(&format!("{p}.conv_dw"), &format!("{p}.{bn}"), s.mid_chs, 1, s.kernel)?;
-            Ok(PackedDepthwise::new(&w, &b, s.mid_chs, s.kernel))
-        };
-        let se = |l: &mut Loader| -> Result<Option<SqueezeExcite>> {
-            let Some(se) = &s.se else { return Ok(None) };
-            Ok(Some(SqueezeExcite {
-                reduce: l.dense(&format!("{p}.se.conv_reduce"), se.rd_chs, s.mid_chs, true, false)?,
-                reduce_act: se.act,
-                expand: l.dense(&format!("{p}.se.conv_expand"), s.mid_chs, se.rd_chs, true, false)?,
-            }))
-        };
-        let block = match s.kind {
-            BlockKind::InvertedResidual => Block {
-                expand: Some(pw(&mut l, "conv_pw", "bn1", s.mid_chs, s.in_chs)?),
-                depthwise: Some(dw(&mut l, "bn2")?),
-                se: se(&mut l)?,
-                project: pw(&mut l, "conv_pwl", "bn3", s.out_chs, s.mid_chs)?,
-                project_act: Act::Identity,
-                spec: s.clone(),
-            },
-            BlockKind::DepthwiseSeparable => Block {
-                expand: None,
-                depthwise: Some(dw(&mut l, "bn1")?),
-                se: se(&mut l)?,
-                project: pw(&mut l, "conv_pw", "bn2", s.out_chs, s.in_chs)?,
-                project_act: if s.pw_act { s.act } else { Act::Identity },
-                spec: s.clone(),
-            },
-            BlockKind::ConvBnAct => Block {
-                expand: None,
-                depthwise: None,
-                se: None,
-                project: pw(&mut l, "conv", "bn1", s.out_chs, s.in_chs)?,
-                project_act: s.act,
-                spec: s.clone(),
-            },
-        };
-        blocks.push(block);
-    }
-
-    let head = l.dense("conv_head", spec.head_chs, spec.num_features, spec.head_bias, false)?;
-    let classifier = l.dense("classifier", spec.num_classes, spec.head_chs, true, true)?;
-    Ok(Network { spec: spec.clone(), stem, blocks, head, classifier })
+    let ops = OpList::build(spec);
+    let folded = load_weights(&ops, src)?;
+    Ok(Network::prepare(spec.clone(), ops, folded))
 }

@@ -1,6 +1,7 @@
-// The npm package (js/): metadata, the packed file list, models.json <-> js/models.js, and a real
-// consumer: a Vite + TypeScript app in a temp dir installs the packed tarball, type-checks against
-// index.d.ts, builds, and classifies a photo in Chromium (threaded when isolated, single when not).
+// The npm package (js/): metadata, the packed file list, models.json <-> js/models.js, and real
+// consumers: a Vite + TypeScript app in a temp dir installs the packed tarball, type-checks against
+// index.d.ts, builds, and classifies a photo in Chromium, Firefox and WebKit (threaded when
+// isolated, single when not); a webpack 5 app does the same in Chromium.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn } from 'node:child_process';
@@ -10,11 +11,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, REPO_ROOT } from './lib/server.mjs';
 import { launchChromium, openPage } from './lib/browser.mjs';
+import { ENGINES, launchEngine } from './lib/engines.mjs';
 import { requireShared, shared } from './lib/shared.mjs';
 
 const JS = path.join(REPO_ROOT, 'js');
 const VITE_VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).devDependencies.vite;
 const TYPESCRIPT_VERSION = '5.9.3';
+const WEBPACK_VERSION = '5.113.0';
 const cleanup = [];
 
 after(async () => {
@@ -67,7 +70,7 @@ test('npm pack ships the JS, types, worker, both wasm builds and the NOTICE, not
   const files = out[0].files.map((f) => f.path).sort();
   // The package's modules are the .js files at the top of js/ (index.js and the modules it imports).
   const modules = readdirSync(JS).filter((f) => f.endsWith('.js'));
-  assert.ok(modules.includes('index.js') && modules.includes('worker.js') && modules.includes('fetch.js'));
+  assert.ok(modules.includes('index.js') && modules.includes('worker.js') && modules.includes('fetch.js') && modules.includes('isolate-sw.js'));
   assert.deepEqual(files, [
     'NOTICE', 'README.md', 'index.d.ts', ...modules, 'package.json',
     'wasm/single/mobilenetv3.js', 'wasm/single/mobilenetv3_bg.wasm',
@@ -77,7 +80,7 @@ test('npm pack ships the JS, types, worker, both wasm builds and the NOTICE, not
   assert.ok(!/from '\.\/snippets\//.test(glue) && glue.includes('async function startWorkers'), 'prepack inlined the rayon helper');
 });
 
-test('consumer: Vite + TypeScript app installs the packed tarball, type-checks, builds, classifies in Chromium', async (t) => {
+test('consumer: Vite + TypeScript app installs the packed tarball, type-checks, builds, classifies in each engine', async (t) => {
   if (!requireShared(t)) return;
   const dir = mkdtempSync(path.join(tmpdir(), 'mnv3-consumer-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,27 +117,36 @@ window.__ready = true;
   execFileSync(process.execPath, [path.join(dir, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: dir, encoding: 'utf8' });
   const assets = readdirSync(path.join(dir, 'dist/assets'));
   assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, assets.join(' '));
-  const browser = await launchChromium();
-  cleanup.push(() => browser.close());
-  for (const isolated of [true, false]) {
-    const srv = await startServer({ root: path.join(dir, 'dist'), isolated });
-    cleanup.push(() => srv.close());
-    const { page, context, errors } = await openPage(browser, `${srv.url}/index.html`);
-    const r = await page.evaluate(() => classify('/shared/weights/tf_mobilenetv3_small_100.safetensors',
-      '/shared/weights/tf_mobilenetv3_small_100.config.json', '/shared/photos/koala.jpg'));
-    await context.close();
-    assert.equal(r.top[0].index, 105, JSON.stringify(r.top));
-    assert.equal(r.crossOriginIsolated, isolated);
-    assert.equal(r.build, isolated ? 'threaded' : 'single');
-    assert.ok(isolated ? r.threads > 1 : r.threads === 1, `threads ${r.threads}`);
-    assert.equal(r.code, 'IMAGE_DECODE', 'typed error code reached the app');
-    assert.ok(r.known > 5);
-    assert.deepEqual([...new Set(r.phases)].sort(), ['compile', 'download', 'init']);
-    assert.equal(r.phases.at(-1), 'init');
-    assert.deepEqual(errors, []);
-    t.diagnostic(`vite build, ${isolated ? 'isolated' : 'not isolated'}: ${r.build}, koala ${r.top[0].probability.toFixed(4)}, ${r.totalMs.toFixed(1)} ms`);
+  for (const engine of ENGINES) {
+    // WebKit: with SharedArrayBuffer on isolated pages, as Safari has it.
+    const browser = await launchEngine(engine, { sharedArrayBuffer: true });
+    try {
+      for (const isolated of [true, false]) {
+        const srv = await startServer({ root: path.join(dir, 'dist'), isolated });
+        cleanup.push(() => srv.close());
+        const page = await browser.open(`${srv.url}/index.html`);
+        const r = await page.evaluate(() => classify('/shared/weights/tf_mobilenetv3_small_100.safetensors',
+          '/shared/weights/tf_mobilenetv3_small_100.config.json', '/shared/photos/koala.jpg'));
+        const errors = await page.errors();
+        await page.close();
+        assert.equal(r.top[0].index, 105, JSON.stringify(r.top));
+        assert.equal(r.crossOriginIsolated, isolated);
+        assert.equal(r.build, isolated ? 'threaded' : 'single', `${engine}, isolated ${isolated}`);
+        assert.ok(isolated ? r.threads > 1 : r.threads === 1, `threads ${r.threads}`);
+        assert.equal(r.code, 'IMAGE_DECODE', 'typed error code reached the app');
+        assert.ok(r.known > 5);
+        assert.deepEqual([...new Set(r.phases)].sort(), ['compile', 'download', 'init']);
+        assert.equal(r.phases.at(-1), 'init');
+        assert.deepEqual(errors, []);
+        t.diagnostic(`${engine}, vite build, ${isolated ? 'isolated' : 'not isolated'}: ${r.build}, koala ${r.top[0].probability.toFixed(4)}, ${r.totalMs.toFixed(1)} ms`);
+      }
+    } finally {
+      await browser.close();
+    }
   }
 
+  const browser = await launchChromium();
+  cleanup.push(() => browser.close());
   // The same app under `vite` (dev server: it rewrites modules, and serves node_modules itself),
   // with COOP/COEP from vite.config.js; ../shared is reached through a public/ symlink.
   symlinkSync(shared.dir, path.join(dir, 'public'));
@@ -175,6 +187,68 @@ window.__ready = true;
   await context.close();
   assert.deepEqual(errors, []);
   t.diagnostic(`vite dev server: ${r.build}, koala ${r.top[0].probability.toFixed(4)}`);
+});
+
+test('consumer: webpack 5 app installs the packed tarball, production build, classifies in Chromium', async (t) => {
+  if (!requireShared(t)) return;
+  const dir = mkdtempSync(path.join(tmpdir(), 'mnv3-webpack-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const tgz = npm(['pack', '--silent', '--pack-destination', dir], JS).trim().split('\n').at(-1);
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'webpack-consumer', private: true }));
+  mkdirSync(path.join(dir, 'src'));
+  writeFileSync(path.join(dir, 'src/index.js'), `import { createClassifier } from 'mobilenetv3-wasm';
+
+window.classify = async (weights, config, photo) => {
+  const clf = await createClassifier({ weights, config, threads: 'auto' });
+  const r = await clf.classify(await (await fetch(photo)).blob(), { topk: 3 });
+  const empty = document.createElement('canvas');
+  empty.width = 0;
+  const code = await clf.classify(empty).then(() => 'ok', (e) => e.code);
+  const { build, threads, crossOriginIsolated } = clf.info;
+  clf.dispose();
+  return { top: r.top, build, threads, crossOriginIsolated, code };
+};
+window.__ready = true;
+`);
+  // webpack's Node API (no webpack-cli): a production build; warnings and errors are printed.
+  writeFileSync(path.join(dir, 'build.cjs'), `require('webpack')({
+  mode: 'production',
+  context: __dirname,
+  entry: './src/index.js',
+  output: { path: __dirname + '/dist', filename: 'main.js', clean: true },
+  performance: { hints: false },
+}, (err, stats) => {
+  if (err) throw err;
+  const { errors, warnings } = stats.toJson({ all: false, errors: true, warnings: true });
+  for (const e of [...errors, ...warnings]) console.log(e.message);
+  process.exitCode = stats.hasErrors() ? 1 : 0;
+});
+`);
+  const t0 = Date.now();
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', path.join(dir, tgz), `webpack@${WEBPACK_VERSION}`], dir);
+  t.diagnostic(`npm install (tarball + webpack): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const log = execFileSync(process.execPath, [path.join(dir, 'build.cjs')], { cwd: dir, encoding: 'utf8' });
+  assert.equal(log.trim(), '', 'webpack warnings or errors');
+  writeFileSync(path.join(dir, 'dist/index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>webpack consumer</title><script src="main.js"></script>\n');
+  const emitted = readdirSync(path.join(dir, 'dist'), { recursive: true }).map(String);
+  assert.equal(emitted.filter((f) => f.endsWith('.wasm')).length, 2, emitted.join(' '));
+  const browser = await launchChromium();
+  cleanup.push(() => browser.close());
+  for (const isolated of [true, false]) {
+    const srv = await startServer({ root: path.join(dir, 'dist'), isolated });
+    cleanup.push(() => srv.close());
+    const { page, context, errors } = await openPage(browser, `${srv.url}/index.html`);
+    const r = await page.evaluate(() => classify('/shared/weights/tf_mobilenetv3_small_100.safetensors',
+      '/shared/weights/tf_mobilenetv3_small_100.config.json', '/shared/photos/koala.jpg'));
+    await context.close();
+    assert.equal(r.top[0].index, 105, JSON.stringify(r.top));
+    assert.equal(r.crossOriginIsolated, isolated);
+    assert.equal(r.build, isolated ? 'threaded' : 'single');
+    assert.ok(isolated ? r.threads > 1 : r.threads === 1, `threads ${r.threads}`);
+    assert.equal(r.code, 'IMAGE_DECODE');
+    assert.deepEqual(errors, []);
+    t.diagnostic(`webpack build, ${isolated ? 'isolated' : 'not isolated'}: ${r.build}, koala ${r.top[0].probability.toFixed(4)}; emitted ${emitted.length} files`);
+  }
 });
 
 test('weights/download.mjs (./build.sh weights) against a local stand-in for huggingface.co', async (t) => {

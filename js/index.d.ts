@@ -5,8 +5,16 @@
 
 /** Error codes carried by every error this package rejects with (`err.code`). */
 export type ErrorCode =
-  /** Weights or config could not be downloaded (network error or HTTP status; see `status`). */
+  /** Weights or config could not be downloaded (network error, HTTP status (see `status`), an
+   *  HTML page instead of the file, no data for `timeoutMs`). */
   | 'WEIGHTS_FETCH'
+  /** The downloaded (or cached, or given) bytes are not the expected file: size or SHA-256
+   *  differs from models.json's pin or the `sha256` option; or crypto.subtle is missing (not a
+   *  secure context) so they cannot be checked. Nothing is cached. */
+  | 'WEIGHTS_INTEGRITY'
+  /** A download without an expected size grew past its cap (Content-Length or models.json's
+   *  approximate size + 25 %, at most 256 MiB for weights, 16 MiB for a config). */
+  | 'WEIGHTS_TOO_LARGE'
   /** Not a valid safetensors file for the architecture: bad header, missing tensor, wrong shape, truncated. */
   | 'WEIGHTS_FORMAT'
   /** The config names an architecture this engine does not implement. */
@@ -17,6 +25,8 @@ export type ErrorCode =
   | 'IMAGE_DECODE'
   /** Bad argument (e.g. `topk` not a positive integer, unsupported source type). */
   | 'INVALID_INPUT'
+  /** watch(): the video's source cannot play (not found, not a video, unsupported). */
+  | 'VIDEO_SOURCE'
   /** The image declares more than 67,108,864 pixels (8192 x 8192) or a side over 32768: refused before decoding. */
   | 'IMAGE_TOO_LARGE'
   /** The model's memory (activations for its input size) does not fit in this build's wasm memory; raised by `createClassifier`. */
@@ -60,6 +70,14 @@ export interface ModelEntry {
   tag: string;
   weightsUrl: string;
   configUrl: string;
+  /** Hugging Face commit the URLs are pinned to (40 hex digits), when pinned. */
+  revision?: string;
+  /** Exact size and SHA-256 (hex) of model.safetensors / config.json at `revision`, where
+   *  known: the runtime refuses other bytes (WEIGHTS_INTEGRITY). */
+  weightsBytes?: number;
+  weightsSha256?: string;
+  configBytes?: number;
+  configSha256?: string;
   /** Approximate size of model.safetensors in bytes. */
   bytes: number;
   license: string;
@@ -89,6 +107,9 @@ export interface CreateClassifierOptions {
   model?: string;
   /** Override the weights: URL of a timm model.safetensors, or its bytes. */
   weights?: string | URL | ArrayBuffer | ArrayBufferView | Blob;
+  /** SHA-256 of the weights (64 hex digits): other bytes reject with WEIGHTS_INTEGRITY and are
+   *  not cached. Needs a secure context (crypto.subtle). Known models carry their own. */
+  sha256?: string;
   /** Override the config: URL of timm's config.json, its text, or the parsed object. */
   config?: string | URL | object;
   /** Worker threads for inference. 'auto' (default) = min(navigator.hardwareConcurrency, 4).
@@ -101,7 +122,8 @@ export interface CreateClassifierOptions {
   /** Aborts the download / initialisation (rejects with code ABORTED). */
   signal?: AbortSignal;
   /** Watchdog for one worker call, in ms (default 30000; initialisation gets 4x). On expiry the
-   *  call rejects with TIMEOUT and the worker is restarted. */
+   *  call rejects with TIMEOUT and the worker is restarted. Also the idle timeout of the
+   *  downloads: no data for that long rejects with WEIGHTS_FETCH. */
   timeoutMs?: number;
 }
 
@@ -153,7 +175,8 @@ export interface WatchOptions {
   topk?: number;
   /** Upper bound on classified frames per second (default: as fast as the engine allows). */
   maxFps?: number;
-  /** Called for a frame that fails (e.g. the video has no frame yet). Default: ignored after a console.warn. */
+  /** Called for a frame that fails, and with VIDEO_SOURCE when the video's source cannot play.
+   *  Default: ignored after a console.warn. */
   onError?: (err: MobileNetV3Error) => void;
 }
 

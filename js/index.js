@@ -19,6 +19,19 @@ const MAX_THREADS = 16;
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only with SIMD128.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
+/** Engine verdicts on a file (index into [weights, config]): a cached copy that gets one is
+ *  downloaded again. */
+const REFUSED = { WEIGHTS_FORMAT: 0, CONFIG: 1, UNSUPPORTED_ARCH: 1 };
+
+/** The `sha256` option: 64 hex digits (case ignored) or undefined. */
+function checkSha256(sha256) {
+  if (sha256 === undefined) return undefined;
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(sha256)) {
+    throw err('INVALID_INPUT', `sha256 must be the file's SHA-256 as 64 hex digits, got ${JSON.stringify(sha256)}`);
+  }
+  return sha256.toLowerCase();
+}
+
 function findModel(name) {
   if (MODELS[name]) return MODELS[name];
   return MODEL_LIST.find((m) => `${m.architecture}.${m.tag}` === name);
@@ -131,17 +144,52 @@ export async function createClassifier(options = {}) {
   const isolated = globalThis.crossOriginIsolated === true;
   const build = threads > 1 && isolated && typeof SharedArrayBuffer === 'function' ? 'threaded' : 'single';
   const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : DEFAULT_TIMEOUT_MS;
-  const ctx = { cache: options.cache !== false, signal, onProgress };
+  // What the downloads must be: models.json's pins for a known model, else the `sha256` option.
+  const ownWeights = options.weights !== undefined;
+  const sha256 = checkSha256(options.sha256);
+  const expectWeights = ownWeights ? { sha256 } : { bytes: entry.weightsBytes, sha256: sha256 || entry.weightsSha256, approxBytes: entry.bytes };
+  const expectConfig = options.config !== undefined ? {} : { bytes: entry.configBytes, sha256: entry.configSha256 };
 
-  const engine = new WorkerEngine({ build, threads, timeoutMs, onProgress });
-  const data = Promise.all([
-    resolveWeights(options.weights !== undefined ? options.weights : entry.weightsUrl, ctx),
-    resolveConfig(options.config !== undefined ? options.config : entry.configUrl, ctx),
-  ]).then(([weights, config]) => ({ weights, config }));
-  data.catch(() => {});
+  // One attempt: download (or read from the cache) + start the engine; downloads are cached
+  // only once the engine has accepted them.
+  const attempt = async (readCache) => {
+    const ctx = { cache: options.cache !== false, readCache, signal, onProgress, idleMs: timeoutMs };
+    const engine = new WorkerEngine({ build, threads, timeoutMs, onProgress });
+    const inputs = Promise.all([
+      resolveWeights(ownWeights ? options.weights : entry.weightsUrl, { ...ctx, expect: expectWeights }),
+      resolveConfig(options.config !== undefined ? options.config : entry.configUrl, { ...ctx, expect: expectConfig }),
+    ]);
+    inputs.catch(() => {});
+    const data = inputs.then(([w, c]) => ({ weights: w.blob, config: c.text }));
+    data.catch(() => {});
+    try {
+      // Download and wasm compilation overlap; a failed download rejects at once.
+      const [info, [w, c]] = await raceAbort(Promise.all([engine.start(data), inputs]), signal, 'createClassifier');
+      await Promise.all([w.keep(), c.keep()]);
+      return { engine, info };
+    } catch (e) {
+      engine.dispose();
+      // The engine refused what came from the cache (stored by an older version, or changed):
+      // forget it, and let the caller download once more.
+      // (These come from the engine, after both inputs arrived: nothing to wait for.)
+      const suspect = readCache && e.code in REFUSED && (await inputs.catch(() => []))[REFUSED[e.code]];
+      if (suspect && suspect.fromCache) {
+        await suspect.drop();
+        e.retry = true;
+      }
+      throw e;
+    }
+  };
+
   try {
-    // Download and wasm compilation overlap; a failed download rejects at once.
-    const [info] = await raceAbort(Promise.all([engine.start(data), data]), signal, 'createClassifier');
+    let started;
+    try {
+      started = await attempt(true);
+    } catch (e) {
+      if (!e.retry || (signal && signal.aborted)) throw e;
+      started = await attempt(false);
+    }
+    const { engine, info } = started;
     return new ClassifierImpl(engine, {
       model: entry && options.weights === undefined ? entry.name : options.model || info.architecture,
       architecture: info.architecture,
@@ -158,7 +206,7 @@ export async function createClassifier(options = {}) {
       buildReason: buildReason(threads, isolated, info),
     });
   } catch (e) {
-    engine.dispose();
+    delete e.retry;
     if (signal && signal.aborted) throw aborted('createClassifier');
     if (e.code === 'WEIGHTS_FORMAT' && options.weights !== undefined && options.config === undefined) {
       e.message += ` (checked against the config of '${modelName}'; pass \`model\` or \`config\` matching these weights)`;

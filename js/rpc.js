@@ -109,7 +109,8 @@ export class WorkerEngine {
     const e = msg.error;
     const error = err(e.code, e.message, { panic: e.panic });
     if (e.fatal) {
-      error.message += '. The worker was restarted; the classifier keeps working.';
+      // (While the classifier is being created there is nothing that keeps working.)
+      if (this.info) error.message += '. The worker was restarted; the classifier keeps working.';
       this._kill();
     }
     f.reject(error);

@@ -8,6 +8,8 @@ import { isA } from './sources.js';
  * Starts watching `video`; `classifyFrame(video)` runs one classification and resolves with its
  * result. Returns the stop function.
  */
+const MEDIA_ERRORS = { 1: 'loading aborted', 2: 'network error', 3: 'cannot decode it', 4: 'source not supported or not found' };
+
 export function watchVideo(video, onResult, options, classifyFrame) {
   if (!isA(video, 'HTMLVideoElement')) throw err('INVALID_INPUT', 'watch() needs an HTMLVideoElement');
   if (typeof onResult !== 'function') throw err('INVALID_INPUT', 'watch() needs a callback');
@@ -45,6 +47,19 @@ export function watchVideo(video, onResult, options, classifyFrame) {
       (e) => { if (!stopped && e.code !== 'DISPOSED') onError(e); },
     ).finally(() => { busy = false; });
   };
+  // A <video> whose source fails (404, not a video) never has a frame: report it instead of
+  // waiting silently. A <source> child's error does not bubble: listen in the capture phase.
+  const onMediaError = (ev) => {
+    if (stopped) return;
+    const source = ev && ev.target !== video ? ev.target : null;
+    if (source && source.nextElementSibling && source.nextElementSibling.localName === 'source') return; // the next <source> is tried
+    const me = video.error;
+    const why = me ? `${MEDIA_ERRORS[me.code] || `MediaError ${me.code}`}${me.message ? `: ${me.message}` : ''}` : 'none of its <source> elements could be loaded';
+    const src = (source && source.src) || video.currentSrc || video.src || '(no source)';
+    onError(err('VIDEO_SOURCE', `the video cannot play (${why}; ${src}): fix its source; watch() goes on once it plays`));
+  };
+  video.addEventListener('error', onMediaError, true);
+  if (video.error) Promise.resolve().then(() => onMediaError());
   const onVisible = () => {
     // rAF / video frame callbacks do not run while hidden; re-arm once visible again.
     if (!stopped && !document.hidden) {
@@ -60,6 +75,7 @@ export function watchVideo(video, onResult, options, classifyFrame) {
     if (rvfc) video.cancelVideoFrameCallback(handle);
     else cancelAnimationFrame(handle);
     if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', onVisible);
+    video.removeEventListener('error', onMediaError, true);
   };
   schedule();
   return stop;

@@ -187,6 +187,13 @@ function describeModelError(e, entry) {
       hint: `What to do: on a machine with internet run <code>./build.sh weights</code> (it saves the models into <code>weights/</code>), then start the demo with <code>./build.sh serve --weights weights</code>; it then works offline. Any folder with <code>NAME.safetensors</code> + <code>NAME.config.json</code> works too.<br><span class="detail">${escapeHtml(detail)}</span>`,
     };
   }
+  if (code === 'WEIGHTS_INTEGRITY' || code === 'WEIGHTS_TOO_LARGE') {
+    return {
+      title: `The download of ${entry.name} is not the published file.`,
+      body: detail,
+      hint: 'Something between this computer and the model host (a proxy, captive portal or filter) answered instead of it. Try again on another network, or self-host the weights: <code>./build.sh weights</code> then <code>./build.sh serve --weights weights</code>.',
+    };
+  }
   if (code === 'WEIGHTS_FORMAT' || code === 'CONFIG' || code === 'UNSUPPORTED_ARCH') {
     return {
       title: `${entry.name} cannot be loaded.`,

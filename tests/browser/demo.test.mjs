@@ -598,17 +598,24 @@ test('published models (no --weights): models.json picker, weights unreachable -
     await page.evaluate(() => window.scrollTo(0, 0));
     t.diagnostic(`screenshot ${await shoot(page, 'weights-unreachable-desktop', { fullPage: false })}`);
 
-    // Reachable again: "Try again" downloads with progress, the waiting card gets its result.
+    // Reachable again, but the stand-in's bytes are not the file models.json pins for the default
+    // model: "Try again" reports that (WEIGHTS_INTEGRITY), and the card still waits.
     reachable = true;
+    await page.click('#model-error button');
+    await page.waitForFunction(() => window.__demo.model.error?.code === 'WEIGHTS_INTEGRITY', null, { timeout: 60000 });
+    assert.match(await page.innerText('#model-error'), /mobilenetv3_large_100 is not the published file/);
+    assert.match(await page.textContent('.result-card .card-note'), /Not classified: no model is loaded/);
+    // An unpinned model whose files the stand-in does serve: downloads with progress, the waiting
+    // card gets its result.
     await page.evaluate(() => {
       window.__progress = [];
       new MutationObserver(() => window.__progress.push(document.getElementById('model-state').textContent))
         .observe(document.getElementById('model-state'), { childList: true, characterData: true, subtree: true });
     });
-    await page.click('#model-error button');
+    await page.selectOption('#model-select', SMALL);
     await page.waitForFunction(() => document.documentElement.dataset.model === 'ready', null, { timeout: 60000 });
     const progress = await page.evaluate(() => window.__progress);
-    assert.ok(progress.some((s) => /^Downloading mobilenetv3_large_100: [\d.]+ (MB|kB) of [\d.]+ MB$/.test(s)), progress.join(' | '));
+    assert.ok(progress.some((s) => /^Downloading tf_mobilenetv3_small_100: [\d.]+ (MB|kB) of [\d.]+ MB$/.test(s)), progress.join(' | '));
     assert.ok(CATS.includes((await cardResult(page, 'chelsea.jpg')).labels[0]));
     assert.equal(await page.isVisible('#model-error'), false);
 

@@ -219,4 +219,38 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.equal(out.allowed.code, 'NO_ERROR', JSON.stringify(out.allowed));
     assert.equal(out.allowed.build, 'threaded');
   });
+
+  test('watch() on a <video> whose source fails calls onError with VIDEO_SOURCE (404, not a video, a failing <source>, already failed)', async (t) => {
+    if (!requireShared(t)) return;
+    const out = await inPage(iso, async (SMALL) => {
+      const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads: 2, cache: false });
+      const watchFails = (video) => new Promise((resolve) => {
+        const timer = setTimeout(() => { stop(); resolve({ code: 'NO_CALL' }); }, 8000);
+        const stop = clf.watch(video, () => { clearTimeout(timer); stop(); resolve({ code: 'RESULT' }); }, {
+          onError: (e) => { clearTimeout(timer); stop(); resolve(T.errorInfo(e)); },
+        });
+      });
+      const video = (setup) => {
+        const v = document.createElement('video');
+        v.muted = true;
+        setup(v);
+        document.body.append(v);
+        v.play().catch(() => {});
+        return v;
+      };
+      const r = {};
+      r.notFound = await watchFails(video((v) => { v.src = '/shared/photos/missing.webm'; }));
+      r.notAVideo = await watchFails(video((v) => { v.src = '/shared/photos/labels.csv'; }));
+      r.sourceChild = await watchFails(video((v) => v.append(Object.assign(document.createElement('source'), { src: '/nope.mp4', type: 'video/mp4' }))));
+      const failed = video((v) => { v.src = '/shared/photos/missing.webm'; });
+      await new Promise((res) => failed.addEventListener('error', res, { once: true }));
+      r.alreadyFailed = await watchFails(failed);
+      clf.dispose();
+      return r;
+    }, SMALL);
+    for (const [k, v] of Object.entries(out)) {
+      assert.equal(v.code, 'VIDEO_SOURCE', `${k}: ${JSON.stringify(v)}`);
+      assert.match(v.message, /the video cannot play/, k);
+    }
+  });
 });

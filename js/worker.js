@@ -143,7 +143,26 @@ function pushRgba(width, height, data) {
   return [width, height];
 }
 
+// Where an image file's dimensions are looked for: the first 256 KiB; a JPEG or TIFF whose header
+// lies further (large EXIF / ICC segments before the frame header) gets up to 8 MiB.
+const HEADER_PROBE = [256 << 10, 8 << 20];
+
+/**
+ * Refuses (IMAGE_TOO_LARGE, thrown by the engine's header reader) a file whose header declares
+ * more pixels than the engine accepts, before the browser decodes it: a few kB can declare
+ * 30000x30000 and the decoder would allocate gigabytes.
+ */
+async function checkImageHeader(blob) {
+  for (const n of HEADER_PROBE) {
+    const head = new Uint8Array(await blob.slice(0, n).arrayBuffer());
+    if (glue.imageHeader(head) !== undefined || blob.size <= n) return;
+    const jpegOrTiff = (head[0] === 0xff && head[1] === 0xd8) || (head[0] === 0x49 && head[1] === 0x49) || (head[0] === 0x4d && head[1] === 0x4d);
+    if (!jpegOrTiff) return; // other formats keep their size at the start; unknown ones: the browser decides
+  }
+}
+
 async function decode(source) {
+  if (source.kind === 'blob') await checkImageHeader(source.blob);
   try {
     if (source.kind === 'blob') {
       return await createImageBitmap(source.blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' });

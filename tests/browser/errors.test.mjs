@@ -220,6 +220,47 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.equal(out.allowed.build, 'threaded');
   });
 
+  test('IMAGE_TOO_LARGE from the header, before the browser decodes: JPEG 30000x30000, PNG 20000x20000, a side over 32768, a frame header 320 kB in; the classifier keeps working', async (t) => {
+    if (!requireShared(t)) return;
+    const out = await inPage(iso, async (SMALL) => {
+      const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads: 2, cache: false });
+      const photo = await T.fetchBlob('/shared/photos/koala.jpg');
+      const ref = (await clf.classify(photo)).top[0];
+      const be16 = (v) => [v >> 8, v & 255];
+      const be32 = (v) => [v >>> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255];
+      // A progressive JPEG frame header (SOF2) declaring w x h, after `pad` bytes of APP1 segments.
+      const jpeg = (w, h, pad = 0) => {
+        const parts = [[0xff, 0xd8]];
+        for (let left = pad; left > 0; left -= 65535) parts.push([0xff, 0xe1, 0xff, 0xff, ...new Uint8Array(65533)]);
+        parts.push([0xff, 0xc2, 0x00, 0x11, 0x08, ...be16(h), ...be16(w), 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xff, 0xd9]);
+        return new Blob(parts.map((p) => new Uint8Array(p)), { type: 'image/jpeg' });
+      };
+      const png = (w, h) => new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52,
+        ...be32(w), ...be32(h), 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82])], { type: 'image/png' });
+      const r = {};
+      r.jpeg = await T.expectError(clf.classify(jpeg(30000, 30000)));
+      r.png = await T.expectError(clf.classify(png(20000, 20000)));
+      r.side = await T.expectError(clf.classify(png(40000, 4)));
+      r.farHeader = await T.expectError(clf.classify(jpeg(30000, 30000, 5 * 65535)));
+      r.after = (await clf.classify(photo)).top[0];
+      // A big legitimate photo (7000x5000 = 35 Mpx JPEG) is still classified.
+      const c = new OffscreenCanvas(7000, 5000);
+      c.getContext('2d').drawImage(await createImageBitmap(photo), 0, 0, 7000, 5000);
+      const big = await c.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+      const bigResult = await clf.classify(big);
+      r.big = { size: big.size, width: bigResult.width, label: bigResult.top[0].label };
+      clf.dispose();
+      return { r, ref };
+    }, SMALL);
+    for (const k of ['jpeg', 'png', 'side', 'farHeader']) {
+      assert.equal(out.r[k].code, 'IMAGE_TOO_LARGE', `${k}: ${JSON.stringify(out.r[k])}`);
+    }
+    assert.match(out.r.jpeg.message, /30000x30000/);
+    assert.deepEqual(out.r.after, out.ref);
+    assert.equal(out.r.big.width, 7000);
+    assert.equal(out.r.big.label, out.ref.label);
+  });
+
   test('watch() on a <video> whose source fails calls onError with VIDEO_SOURCE (404, not a video, a failing <source>, already failed)', async (t) => {
     if (!requireShared(t)) return;
     const out = await inPage(iso, async (SMALL) => {

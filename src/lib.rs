@@ -74,7 +74,23 @@ impl Classifier {
         let spec = config.net_spec()?;
         let network = weights::load_network(&spec, weights)?;
         let labels = std::sync::Arc::new(config.labels.clone());
-        Ok(Classifier { config, network, labels, scratch: Scratch::default() })
+        let mut clf = Classifier { config, network, labels, scratch: Scratch::default() };
+        clf.warm_up()?;
+        Ok(clf)
+    }
+
+    /// Allocate what classifying needs now (the arena and an input tensor, fallibly: a model
+    /// that does not fit is OUT_OF_MEMORY at load, not a crash at the first image) and run one
+    /// pass on the mean image, so that weights whose activations overflow are refused at load.
+    fn warm_up(&mut self) -> Result<()> {
+        let size = self.input_size();
+        self.network.try_reserve(&mut self.scratch, size, size)?;
+        let mut input: Vec<f32> = Vec::new();
+        input.try_reserve_exact(size * size * 3).map_err(|_| {
+            Error::OutOfMemory(format!("the {size}x{size} input tensor does not fit in memory; use a smaller input_size"))
+        })?;
+        input.resize(size * size * 3, 0.0);
+        self.forward(&input, size).map(|_| ())
     }
 
     /// Input side length from the config (e.g. 224).
@@ -91,6 +107,7 @@ impl Classifier {
         if let Some(i) = input.iter().position(|x| !x.is_finite()) {
             return Err(Error::InvalidInput(format!("input tensor holds {} at index {i}; it must be finite", input[i])));
         }
+        self.network.try_reserve(&mut self.scratch, size, size)?;
         self.network.forward(input, size, size, &mut self.scratch);
         let logits = self.scratch.buf(Buf::Logits)[..self.network.spec.num_classes].to_vec();
         let embedding = self.scratch.buf(Buf::Embedding)[..self.network.spec.head_chs].to_vec();

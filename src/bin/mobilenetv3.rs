@@ -258,6 +258,10 @@ OPTIONS:
         let input: Vec<f32> = (0..size * size * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
         let net = &clf.network;
         let mut scratch = Scratch::default();
+        if let Err(e) = net.try_reserve(&mut scratch, size, size) {
+            report(a.json, &Failure::new(e));
+            return 2;
+        }
         let threads = rayon::current_num_threads();
         for _ in 0..5 {
             net.forward(&input, size, size, &mut scratch);

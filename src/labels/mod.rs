@@ -24,7 +24,10 @@ pub fn resolve(names: Option<&Value>, descriptions: Option<&Value>, num_classes:
     };
     let names = names.as_array().ok_or_else(|| Error::Config("'label_names' must be an array of strings".into()))?;
     if names.len() != num_classes {
-        return Err(Error::Config(format!("'label_names' has {} entries for {num_classes} classes", names.len())));
+        return Err(Error::Config(format!(
+            "'label_names' has {} entries for {num_classes} classes; give exactly one name per class (or leave it out)",
+            names.len()
+        )));
     }
     let desc = descriptions.and_then(Value::as_object);
     names

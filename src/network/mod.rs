@@ -119,10 +119,13 @@ unsafe fn view<'a>(o: Out, n: usize) -> &'a [f32] {
     std::slice::from_raw_parts(o.ptr(), n)
 }
 
-fn grow(v: &mut Vec<f32>, n: usize) {
+/// Fallible, so that an arena too big for the memory (wasm's maximum) is an error at load.
+fn grow(v: &mut Vec<f32>, n: usize) -> std::result::Result<(), std::collections::TryReserveError> {
     if v.len() < n {
+        v.try_reserve_exact(n - v.len())?;
         v.resize(n, 0.0);
     }
+    Ok(())
 }
 
 impl Network {
@@ -134,19 +137,31 @@ impl Network {
         Network { spec, ops, kernels }
     }
 
-    /// Size the arena for an `h` x `w` input.
+    /// Size the arena for an `h` x `w` input (a panic if it does not fit: callers that can
+    /// report the error use [`try_reserve`](Self::try_reserve) first).
     pub fn reserve(&self, scratch: &mut Scratch, h: usize, w: usize) {
+        if let Err(e) = self.try_reserve(scratch, h, w) {
+            panic!("{e}");
+        }
+    }
+
+    /// Size the arena for an `h` x `w` input, or `OutOfMemory` when it cannot be allocated.
+    pub fn try_reserve(&self, scratch: &mut Scratch, h: usize, w: usize) -> crate::Result<()> {
         // Squeeze-excite keeps one mean vector per team member.
         let threads = rayon::current_num_threads();
         let se_len = self.kernels.iter().filter_map(|k| if let Kernel::SqueezeExcite(se) = k { Some(se.scratch_len(threads)) } else { None }).max().unwrap_or(0);
-        grow(&mut scratch.se, se_len);
+        let oom = |floats: usize| {
+            crate::Error::OutOfMemory(format!(
+                "the activations for a {h}x{w} input need {} MiB, more than this build can allocate; use a smaller input_size",
+                (floats * 4) >> 20
+            ))
+        };
+        grow(&mut scratch.se, se_len).map_err(|_| oom(se_len))?;
         if scratch.size == (h, w) {
-            return;
+            return Ok(());
         }
         let shapes = self.ops.shapes(h, w);
-        for (b, &n) in self.ops.buffer_lens(&shapes).iter().enumerate() {
-            grow(&mut scratch.bufs[b], n);
-        }
+        let lens = self.ops.buffer_lens(&shapes);
         let (mut cols, mut zeros, mut sums) = (0, 0, 0);
         for (step, s) in self.ops.steps.iter().zip(&shapes) {
             match step.op {
@@ -160,11 +175,16 @@ impl Network {
                 _ => {}
             }
         }
-        grow(&mut scratch.cols, cols);
-        grow(&mut scratch.zeros, zeros);
-        grow(&mut scratch.row_sums, sums);
+        let total = lens.iter().sum::<usize>() + cols + zeros + sums;
+        for (b, &n) in lens.iter().enumerate() {
+            grow(&mut scratch.bufs[b], n).map_err(|_| oom(total))?;
+        }
+        grow(&mut scratch.cols, cols).map_err(|_| oom(total))?;
+        grow(&mut scratch.zeros, zeros).map_err(|_| oom(total))?;
+        grow(&mut scratch.row_sums, sums).map_err(|_| oom(total))?;
         scratch.shapes = shapes;
         scratch.size = (h, w);
+        Ok(())
     }
 
     /// Forward pass on an `h` x `w` x 3 NHWC input (already normalized). Results are left in

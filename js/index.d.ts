@@ -44,7 +44,18 @@ export type ErrorCode =
   | 'UNSUPPORTED_BROWSER'
   /** The page's (or worker's) Content-Security-Policy forbids compiling WebAssembly: its
    *  script-src directive needs 'wasm-unsafe-eval'. */
-  | 'CSP_BLOCKED';
+  | 'CSP_BLOCKED'
+  /** Learner: classify() before any example was added. */
+  | 'NO_EXAMPLES'
+  /** Learner: a label that is not a string, is empty (after trimming) or has over 100 characters;
+   *  renaming onto an existing label or from a missing one. */
+  | 'INVALID_LABEL'
+  /** Learner: `from` is not a state written by toJSON() (not JSON, other format or version, corrupt examples). */
+  | 'LEARNER_STATE'
+  /** Learner: the state was learned with another model (architecture, weights or embedding size). */
+  | 'LEARNER_MODEL_MISMATCH'
+  /** learnerStore: IndexedDB is unavailable or failed (private mode, quota). */
+  | 'STORAGE';
 
 export declare class MobileNetV3Error extends Error {
   readonly name: 'MobileNetV3Error';
@@ -178,6 +189,9 @@ export interface WatchOptions {
   /** Called for a frame that fails, and with VIDEO_SOURCE when the video's source cannot play.
    *  Default: ignored after a console.warn. */
   onError?: (err: MobileNetV3Error) => void;
+  /** Show this learner's custom labels instead of ImageNet's (results are LearnerResults; with no
+   *  examples yet, `top` is empty and `unknown` true). Must come from this classifier. */
+  learner?: Learner;
 }
 
 export interface ClassifierInfo {
@@ -211,9 +225,99 @@ export interface Classifier {
   /** Live classification of a playing video. The latest frame wins: frames arriving while the
    *  engine is busy are dropped; it pauses while the document is hidden. Returns stop(). */
   watch(video: HTMLVideoElement, onResult: (r: ClassifyResult) => void, options?: WatchOptions): () => void;
+  watch(video: HTMLVideoElement, onResult: (r: LearnerResult) => void, options: WatchOptions & { learner: Learner }): () => void;
+  /** A few-shot learner of your own classes on this classifier's features (see Learner). */
+  createLearner(options?: LearnerOptions): Promise<Learner>;
   /** Terminates the worker, stops every watch, rejects pending calls with DISPOSED. Idempotent. */
   dispose(): void;
 }
+
+export interface LearnerOptions {
+  /** Restore a state from toJSON() (the object or its JSON text). Refused with LEARNER_MODEL_MISMATCH
+   *  when it was learned with another model, LEARNER_STATE when it is not a valid state. */
+  from?: LearnerState | string;
+  /** Below this cosine similarity between the image's embedding and the nearest single example's,
+   *  results say `unknown: true` (top is still filled). 0..1, default 0.5: frames of a taught
+   *  object score ~0.8-0.95, unrelated things ~0.1-0.4; lower it (e.g. 0.2) for classes taught
+   *  with very diverse examples, 0 disables it. Restored from `from` unless given. */
+  threshold?: number;
+  /** 'semantic' (default): normalized embedding (weight 0.3) + sqrt of the ImageNet probabilities
+   *  summed over runs of 25 consecutive classes (ImageNet's WordNet order keeps related classes
+   *  together: a coarse "kind of thing" signal); 'centered': embedding minus the mean of the class
+   *  means, normalized (SimpleShot); 'cosine': normalized embedding. Class prototypes (mean
+   *  feature), nearest by cosine. No training step. */
+  method?: 'semantic' | 'centered' | 'cosine';
+}
+
+export interface LearnerPrediction {
+  label: string;
+  /** Softmax over the classes' cosine scores (sums to 1 over all classes). */
+  probability: number;
+  /** Cosine similarity to the class prototype in feature space. */
+  score: number;
+}
+
+export interface LearnerResult {
+  top: LearnerPrediction[];
+  /** True when the image is not close to any class (similarity < threshold). */
+  unknown: boolean;
+  /** Cosine similarity of the image's embedding to the nearest example's. */
+  similarity: number;
+  timings: Timings & { /** Main thread: scoring against the classes. */ predictMs: number };
+  width: number;
+  height: number;
+}
+
+/** Plain JSON, versioned; examples are base64 float32 embeddings + the 32 largest ImageNet probabilities. */
+export interface LearnerState {
+  format: 'mobilenetv3-wasm/learner';
+  version: 1;
+  model: string;
+  architecture: string;
+  embeddingSize: number;
+  numClasses: number;
+  method: 'semantic' | 'centered' | 'cosine';
+  threshold: number;
+  classes: { label: string; examples: { embedding: string; probs: { index: string; value: string } }[] }[];
+}
+
+export interface Learner {
+  /** Class names in the order they were first taught. */
+  readonly labels: string[];
+  /** Examples per class. */
+  readonly counts: Record<string, number>;
+  /** Total examples. */
+  readonly size: number;
+  readonly method: 'semantic' | 'centered' | 'cosine';
+  readonly threshold: number;
+  readonly disposed: boolean;
+  setThreshold(threshold: number): void;
+  /** One forward pass; the label is trimmed. Resolves once learned (a new label makes a new class).
+   *  Nothing is added when it fails. */
+  addExample(source: ImageSource, label: string, options?: { signal?: AbortSignal }): Promise<{ label: string; count: number; timings: Timings }>;
+  /** One forward pass + scoring (microseconds). topk default 3. Rejects with NO_EXAMPLES before any example. */
+  classify(source: ImageSource, options?: ClassifyOptions): Promise<LearnerResult>;
+  /** Removes a class; false if there was none. */
+  removeLabel(label: string): boolean;
+  /** Removes example `index` (0 = oldest) of `label` (and the class with its last example); false if none. */
+  removeExample(label: string, index: number): boolean;
+  renameLabel(from: string, to: string): void;
+  /** Forgets every class. */
+  clear(): void;
+  toJSON(): LearnerState;
+  /** Stops this learner (calls then reject with DISPOSED); also the case once its classifier is disposed. */
+  dispose(): void;
+}
+
+/** Learner states kept in this origin's IndexedDB, by name (errors: STORAGE). */
+export declare const learnerStore: {
+  save(name: string, learner: Learner | LearnerState): Promise<void>;
+  /** The state, or null when none has that name. Restore with createLearner({ from }). */
+  load(name: string): Promise<LearnerState | null>;
+  list(): Promise<string[]>;
+  /** True if there was one. */
+  delete(name: string): Promise<boolean>;
+};
 
 export declare function createClassifier(options?: CreateClassifierOptions): Promise<Classifier>;
 

@@ -9,8 +9,9 @@ import { resolveWeights, resolveConfig, clearCache } from './fetch.js';
 import { WorkerEngine } from './rpc.js';
 import { toWire } from './sources.js';
 import { watchVideo } from './watch.js';
+import { Learner, learnerStore } from './learner.js';
 
-export { MobileNetV3Error, clearCache };
+export { MobileNetV3Error, clearCache, learnerStore };
 export const DEFAULT_MODEL = DEFAULT;
 export const MODELS = Object.freeze(Object.fromEntries(MODEL_LIST.map((m) => [m.name, Object.freeze({ ...m })])));
 
@@ -86,6 +87,13 @@ class ClassifierImpl {
     return r.embedding;
   }
 
+  /** A few-shot learner of custom classes on this classifier's features (learner.js). */
+  async createLearner(options = {}) {
+    this._check();
+    const run = (source, signal) => this._run(source, { topk: 1, embed: true, probabilities: true }, signal);
+    return new Learner(this, run, options);
+  }
+
   _topk(k, dflt) {
     if (k === undefined) return Math.min(dflt, this.info.numClasses);
     if (!Number.isInteger(k) || k < 1) throw err('INVALID_INPUT', `topk must be a positive integer, got ${k}`);
@@ -95,7 +103,14 @@ class ClassifierImpl {
   watch(video, onResult, options = {}) {
     this._check();
     const topk = this._topk(options.topk, 3);
-    const stop = watchVideo(video, onResult, options, (frame) => this.classify(frame, { topk }));
+    const { learner } = options;
+    if (learner !== undefined && !(learner instanceof Learner && learner._owner === this)) {
+      throw err('INVALID_INPUT', 'watch(): options.learner must be a learner made by this classifier\'s createLearner()');
+    }
+    const classifyFrame = learner
+      ? (frame) => (learner.size ? learner.classify(frame, { topk }) : this.classify(frame, { topk }).then((r) => ({ ...r, top: [], unknown: true })))
+      : (frame) => this.classify(frame, { topk });
+    const stop = watchVideo(video, onResult, options, classifyFrame);
     const stopAndForget = () => {
       stop();
       this._watches.delete(stopAndForget);

@@ -4,7 +4,7 @@
 // Protocol (one request in flight at a time; index.js queues):
 //   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads }
 //                   { id, op: 'init',  weights: Blob, config: string }
-//                   { id, op: 'run',   source: Source, topk, embed: boolean }
+//                   { id, op: 'run',   source: Source, topk, embed: boolean, probabilities?: boolean }
 //                   { id, op: 'stats', gc?: boolean }   (test hook: memory figures)
 //                   { id, op: 'debugPanic', inPool: boolean }
 //   worker -> main  { id, ok: true, result }  |  { id, ok: false, error: { code, message, panic?, fatal? } }
@@ -181,7 +181,7 @@ async function decode(source) {
   return source.bitmap;
 }
 
-async function run({ source, topk, embed }) {
+async function run({ source, topk, embed, probabilities }) {
   if (!engine) throw new WorkerError('INTERNAL', 'run before init');
   const t0 = performance.now();
   let size;
@@ -200,7 +200,8 @@ async function run({ source, topk, embed }) {
   engine.runImage();
   const result = { width: size[0], height: size[1] };
   if (embed) result.embedding = engine.embedding();
-  else result.top = JSON.parse(engine.topK(topk));
+  if (probabilities) result.probabilities = engine.probabilities(); // the learner's features
+  if (!embed) result.top = JSON.parse(engine.topK(topk));
   const t2 = performance.now();
   result.preprocessMs = t1 - t0;
   result.inferenceMs = t2 - t1;

@@ -158,7 +158,9 @@ class Camera extends EventTarget {
     const n = this.times.length;
     this.fps = n > 1 ? ((n - 1) * 1000) / (now - this.times[0]) : 0;
     this.inferenceMs = r.timings.inferenceMs;
-    drawTopRows(this.ui().rows, r.top);
+    // A learner's "unknown": the closest class, said to be a guess.
+    const top = r.unknown && r.top.length ? [{ ...r.top[0], label: `not sure: ${r.top[0].label}?`, unknown: true }, ...r.top.slice(1)] : r.top;
+    drawTopRows(this.ui().rows, top, r.top.length ? {} : { message: 'Teach a class first' });
     if (now - this.lastStats > 250 && !document.hidden) { // a readable figure: 4 updates a second
       this.lastStats = now;
       this.ui().stats.textContent = `${ms(this.inferenceMs)} · ${n > 2 ? this.fps.toFixed(1) : '–'} fps`;

@@ -1,12 +1,13 @@
 // mobilenetv3-wasm demo page: model picker, live camera labels, image cards.
 // Uses only the public API of the npm package (imported by its name; www/serve.mjs points Vite at js/).
 // One model object (model.js) that the panels subscribe to: the model bar (model-bar.js), the
-// image cards (cards.js) and the camera (camera.js).
+// image cards (cards.js), the camera (camera.js) and the custom classes (teach.js).
 import { clearCache } from 'mobilenetv3-wasm';
 import { model } from './model.js';
 import { setupModelBar, setStatus } from './model-bar.js';
 import { setupCards } from './cards.js';
 import { camera } from './camera.js';
+import { setupTeach, teachState } from './teach.js';
 import { $, showAlert } from './ui.js';
 
 function setupFooter() {
@@ -24,12 +25,16 @@ window.__demo = {
   get camera() {
     return { state: camera.state, frames: camera.frames, fps: camera.fps, inferenceMs: camera.inferenceMs };
   },
+  get teach() {
+    return teachState();
+  },
 };
 
 async function main() {
   setStatus(null);
   camera.setup();
   setupCards();
+  setupTeach();
   setupFooter();
   await model.loadList();
   model.load(setupModelBar());

@@ -73,23 +73,21 @@ export function sparseProbs(probabilities) {
  */
 export function fitPrototypes(classes, method, numClasses) {
   const dim = classes[0].examples[0].embedding.length;
-  const rawMeans = classes.map((c) => {
-    const m = new Float64Array(dim);
-    for (const ex of c.examples) for (let i = 0; i < dim; i++) m[i] += ex.embedding[i];
-    for (let i = 0; i < dim; i++) m[i] /= c.examples.length;
-    return m;
-  });
-  // Centering needs two classes at least (with one, the center is the class itself).
+  // Centering ('centered' only) needs two classes at least (with one, the center is the class itself).
   const center = new Float64Array(dim);
   if (method === 'centered' && classes.length > 1) {
-    for (const m of rawMeans) for (let i = 0; i < dim; i++) center[i] += m[i];
-    for (let i = 0; i < dim; i++) center[i] /= rawMeans.length;
+    for (const c of classes) {
+      for (const ex of c.examples) for (let i = 0; i < dim; i++) center[i] += ex.embedding[i] / c.examples.length;
+    }
+    for (let i = 0; i < dim; i++) center[i] /= classes.length;
   }
-  const model = { method, center, numClasses, prototypes: [], rawExamples: classes.flatMap((c) => c.examples.map((ex) => normalize(ex.embedding))) };
+  const model = { method, center, numClasses, prototypes: [], rawExamples: classes.flatMap((c) => c.examples.map(normalizedEmbedding)) };
   for (const c of classes) {
     let proto = null;
     for (const ex of c.examples) {
-      const f = featuresOf(model, ex);
+      // Without centering an example's features depend on it alone: computed once (refits after
+      // each added example stay well under a millisecond).
+      const f = method === 'centered' ? featuresOf(model, ex) : cached(ex, method, () => featuresOf(model, ex));
       if (!proto) proto = new Float64Array(f.length);
       for (let i = 0; i < f.length; i++) proto[i] += f[i];
     }
@@ -97,6 +95,14 @@ export function fitPrototypes(classes, method, numClasses) {
   }
   return model;
 }
+
+const featureCache = new WeakMap(); // example -> { [method or 'raw']: Float64Array }
+function cached(ex, key, compute) {
+  let entry = featureCache.get(ex);
+  if (!entry) featureCache.set(ex, (entry = {}));
+  return entry[key] || (entry[key] = compute());
+}
+const normalizedEmbedding = (ex) => cached(ex, 'raw', () => normalize(ex.embedding));
 
 export function featuresOf(model, ex) {
   const e = ex.embedding;

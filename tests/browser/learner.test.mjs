@@ -220,6 +220,34 @@ for (const engine of ENGINES) describe(engine, () => {
   });
 });
 
+test('chromium: deterministic across builds and thread counts (single 1 thread, threaded 2 threads)', async (t) => {
+  if (!requireShared(t) || !ENGINES.includes('chromium')) return;
+  const browser = await launchEngine('chromium', {});
+  try {
+    const page = await browser.open(srv.url + PAGE);
+    await page.evaluate(PAGE_HELPERS);
+    const out = await page.evaluate(async ({ SMALL, photos }) => {
+      const runs = [];
+      for (const threads of [1, 2]) {
+        const clf = await mnv3.createClassifier({ ...T.local(SMALL), cache: false, threads });
+        const learner = await clf.createLearner();
+        const bmps = await Promise.all(photos.map(L.bitmap));
+        for (let i = 0; i < 3; i++) for (const [k, b] of bmps.entries()) await learner.addExample(L.view(b, i, k + 1), `class ${k}`);
+        const preds = [];
+        for (const [k, b] of bmps.entries()) preds.push((await learner.classify(L.view(b, 5, k + 9), { topk: 3 })).top);
+        runs.push({ build: clf.info.build, threads: clf.info.threads, state: JSON.stringify(learner.toJSON()), preds: JSON.stringify(preds) });
+        clf.dispose();
+      }
+      return runs;
+    }, { SMALL, photos: [PH('koala.jpg'), PH('tractor.jpg'), PH('bagel.jpg')] });
+    assert.deepEqual(out.map((r) => `${r.build}/${r.threads}`), ['single/1', 'threaded/2']);
+    assert.equal(out[0].state, out[1].state, 'same examples -> the same state, byte for byte');
+    assert.equal(out[0].preds, out[1].preds, 'same predictions, probabilities included');
+  } finally {
+    await browser.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Chromium only: the fake camera alternating two photos, and the accuracy measurement.
 
@@ -388,6 +416,14 @@ describe('chromium: accuracy', () => {
       const classify = [];
       for (let i = 0; i < 3; i++) classify.push((await l2.classify(L.view(bmp, i, 98))).timings);
       const stateBytes = JSON.stringify(l2.toJSON()).length;
+      // Fitting the prototypes for 10 classes x 20 examples (what runs after examples change).
+      const big = Array.from({ length: 10 }, (_, c) => ({ label: `c${c}`, examples: Array.from({ length: 20 }, (_, i) => Object.values(feats)[(c * 20 + i) % 20][i % 3]) }));
+      const fit200 = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        M.fitPrototypes(big, M.DEFAULT_METHOD, clf.info.numClasses);
+        fit200.push(performance.now() - t0);
+      }
       const embed = [];
       for (let i = 0; i < 3; i++) {
         const t0 = performance.now();
@@ -398,14 +434,14 @@ describe('chromium: accuracy', () => {
       const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
       const q = (a, f) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) * f)];
       return {
-        results, fitMs: med(fitMs), predictUs: med(predictUs), addMs: med(addMs), embedMs: med(embed), classifyTimings: classify[1], stateBytes,
+        results, fitMs: med(fitMs), fit200Ms: med(fit200), predictUs: med(predictUs), addMs: med(addMs), embedMs: med(embed), classifyTimings: classify[1], stateBytes,
         known: { min: Math.min(...known), p10: q(known, 0.1), median: med(known) }, unknown: { max: Math.max(...unknown), p90: q(unknown, 0.9), median: med(unknown) },
         knownAbove: known.filter((s) => s >= M.DEFAULT_THRESHOLD).length / known.length, unknownBelow: unknown.filter((s) => s < M.DEFAULT_THRESHOLD).length / unknown.length,
         threshold: M.DEFAULT_THRESHOLD, dflt: M.DEFAULT_METHOD,
       };
     }, { LARGE, CATEGORIES, OTHERS, VIEWS });
     for (const [k, v] of Object.entries(out.results)) t.diagnostic(`accuracy ${k}: ${v.accuracy.toFixed(3)} (${v.n} held-out views)`);
-    t.diagnostic(`costs (noisy, loaded machine): addExample ${out.addMs.toFixed(0)} ms vs embed ${out.embedMs.toFixed(0)} ms; classify ${JSON.stringify(out.classifyTimings)}; fit ${out.fitMs.toFixed(2)} ms, predict ${out.predictUs.toFixed(0)} us`);
+    t.diagnostic(`costs (noisy, loaded machine): addExample ${out.addMs.toFixed(0)} ms vs embed ${out.embedMs.toFixed(0)} ms; classify ${JSON.stringify(out.classifyTimings)}; fit 5x10 ${out.fitMs.toFixed(2)} ms, fit 10x20 ${out.fit200Ms.toFixed(2)} ms, predict ${out.predictUs.toFixed(0)} us`);
     t.diagnostic(`state for 5 classes x 10 examples: ${out.stateBytes} bytes of JSON`);
     t.diagnostic(`unknown (threshold ${out.threshold}): held-out category photos similarity ${JSON.stringify(out.known)}, ${(out.knownAbove * 100).toFixed(0)}% above; unrelated photos ${JSON.stringify(out.unknown)}, ${(out.unknownBelow * 100).toFixed(0)}% below`);
     mkdirSync(path.join(REPO_ROOT, 'artifacts'), { recursive: true });

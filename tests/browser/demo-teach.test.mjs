@@ -1,7 +1,7 @@
 // The demo's Teach panel (www/teach.js) in Chromium, on a fake webcam that shows a koala then a
 // tractor (1.5 s each): a class taught by holding its button while the camera runs, a class taught
 // by dropping a photo on it, live custom labels over the camera, rename, delete, export / import,
-// kept across a reload (IndexedDB); screenshots at desktop and phone widths
+// kept across a reload (IndexedDB); screenshots of the camera panel (video + Teach) at desktop and phone widths
 // (artifacts/screenshots/demo-teach-*.png).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,35 +69,40 @@ test('Teach: hold to add from the camera, drop a photo on a class, live custom l
     await page.waitForFunction(() => document.documentElement.dataset.model === 'ready' && window.__demo.teach, null, { timeout: 90000 });
     assert.deepEqual((await teachState(page)).labels, []);
 
-    // A class taught from the camera: hold its button ~2 s while the fake webcam runs.
-    await page.fill('#teach-name', 'koala');
+    // Hold to add from the camera: ~4 frames a second while the button is down, none after.
+    // (The fake webcam alternates two photos, so this class gets both: deleted afterwards.)
+    await page.fill('#teach-name', 'camera');
     await page.click('#teach-form button[type=submit]');
-    assert.deepEqual((await teachState(page)).pending, ['koala']);
+    assert.deepEqual((await teachState(page)).pending, ['camera']);
     // Holding with the camera off says what to do.
-    await page.dispatchEvent('.teach-class[data-label="koala"] .teach-hold', 'pointerdown');
+    await page.dispatchEvent('.teach-class[data-label="camera"] .teach-hold', 'pointerdown');
     await page.waitForSelector('#teach-error:not([hidden])');
     assert.match(await page.textContent('#teach-error'), /camera is off/);
     await page.click('#cam-toggle');
     await page.waitForFunction(() => window.__demo.camera.state === 'on' && window.__demo.camera.frames > 2, null, { timeout: 30000 });
-    const hold = page.locator('.teach-class[data-label="koala"] .teach-hold');
+    const hold = page.locator('.teach-class[data-label="camera"] .teach-hold');
     await hold.hover();
     await page.mouse.down();
     await page.waitForTimeout(2000);
     await page.mouse.up();
     await page.waitForTimeout(500);
     const afterHold = await teachState(page);
-    t.diagnostic(`held 2 s: ${afterHold.counts.koala} examples`);
-    assert.ok(afterHold.counts.koala >= 3, JSON.stringify(afterHold));
-    const stopped = afterHold.counts.koala;
+    t.diagnostic(`held 2 s: ${afterHold.counts.camera} examples`);
+    assert.ok(afterHold.counts.camera >= 3, JSON.stringify(afterHold));
     await page.waitForTimeout(800);
-    assert.equal((await teachState(page)).counts.koala, stopped, 'no example added after release');
+    assert.equal((await teachState(page)).counts.camera, afterHold.counts.camera, 'no example added after release');
+    await page.click('.teach-class[data-label="camera"] button:text("Delete")');
+    assert.deepEqual((await teachState(page)).labels, []);
 
-    // A class taught by dropping photos on it.
-    await page.fill('#teach-name', 'tractor');
-    await page.press('#teach-name', 'Enter');
-    await dropOn(page, '.teach-class[data-label="tractor"]', shared.photo('tractor.jpg'));
-    await dropOn(page, '.teach-class[data-label="tractor"]', shared.photo('tractor.jpg'));
-    await page.waitForFunction(() => window.__demo.teach.counts.tractor === 2, null, { timeout: 30000 });
+    // Classes taught by dropping photos on them.
+    for (const name of ['koala', 'tractor']) {
+      await page.fill('#teach-name', name);
+      await page.press('#teach-name', 'Enter');
+      await dropOn(page, `.teach-class[data-label="${name}"]`, shared.photo(`${name}.jpg`));
+      await dropOn(page, `.teach-class[data-label="${name}"]`, shared.photo(`${name}.jpg`));
+      await page.waitForFunction((name) => window.__demo.teach.counts[name] === 2, name, { timeout: 30000 });
+    }
+    const stopped = 2;
     assert.equal(await page.locator('.result-card').count(), 0, 'a drop on a class is not also classified as a card');
     assert.match(await page.textContent('.teach-class[data-label="tractor"] .teach-count'), /2 examples/);
 
@@ -115,14 +120,13 @@ test('Teach: hold to add from the camera, drop a photo on a class, live custom l
     t.diagnostic(`live labels while taught: ${JSON.stringify(seen)}`);
     assert.ok(seen.some((l) => /koala/.test(l)) && seen.some((l) => /tractor/.test(l)), JSON.stringify(seen));
     assert.ok(seen.every((l) => /^(not sure: )?(koala|tractor)\??$/.test(l)), `only custom labels: ${JSON.stringify(seen)}`);
-    await page.evaluate(() => document.getElementById('teach').scrollIntoView({ block: 'start' }));
-    await page.screenshot({ path: path.join(SHOTS, 'demo-teach-desktop.png'), fullPage: false });
+    // The camera panel: the video with the custom labels over it, the Teach controls below.
+    await page.locator('.camera-panel').screenshot({ path: path.join(SHOTS, 'demo-teach-desktop.png') });
     await page.setViewportSize(PHONE);
-    await page.evaluate(() => document.getElementById('teach').scrollIntoView({ block: 'start' }));
     await page.waitForTimeout(300);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.equal(overflow, 0, 'no horizontal scrolling at 390 px');
-    await page.screenshot({ path: path.join(SHOTS, 'demo-teach-phone.png'), fullPage: false });
+    await page.locator('.camera-panel').screenshot({ path: path.join(SHOTS, 'demo-teach-phone.png') });
     await page.setViewportSize(DESKTOP);
 
     // Rename (prompt answered 'koala toy'), export, delete, import.

@@ -427,9 +427,12 @@ test('camera: live top-3 over the fake webcam (real photos), label updates, FPS,
     const switched = await page.evaluate(() => window.__demo.camera.frames);
     await page.waitForFunction((n) => window.__demo.camera.frames > n + 3, switched, { timeout: 15000 });
     const smallLabels = await page.evaluate(() => window.__demo.model.info.labels);
-    const expectedSmall = [smallLabels[ref_top1('koala.jpg')], smallLabels[ref_top1('tractor.jpg')]];
-    function ref_top1(f) { return ref[f][SMALL].top5[0]; }
-    assert.ok(expectedSmall.includes(await page.getAttribute('#live-labels .lbl', 'data-label')));
+    // Camera frames are the photos after a 4:2:0 YUV round trip, not the JPEG pixels: where timm's
+    // top-1 wins by a hair (tf_small on tractor.jpg: tractor 0.3658 vs thresher 0.3650) the frame
+    // may rank the runner-up first. The label must still be one of that photo's top-2.
+    const expectedSmall = ['koala.jpg', 'tractor.jpg'].flatMap((f) => ref[f][SMALL].top5.slice(0, 2).map((i) => smallLabels[i]));
+    const live = await page.getAttribute('#live-labels .lbl', 'data-label');
+    assert.ok(expectedSmall.includes(live), `live label ${live} is not in ${expectedSmall.join(', ')}`);
 
     // Stop: no more results, the camera is released, the overlay is gone.
     await page.click('#cam-toggle');

@@ -207,8 +207,12 @@ export interface ClassifierInfo {
   simd: string;
   crossOriginIsolated: boolean;
   build: 'threaded' | 'single';
-  /** Why this build was chosen, e.g. 'single: the page is not crossOriginIsolated (...)'. */
+  /** Why this build was chosen, e.g. 'single: the page is not crossOriginIsolated (...)', or
+   *  'single: the threaded build failed to start (...)' when creating its shared memory or its
+   *  worker pool threw. */
   buildReason: string;
+  /** What the browser offered when the classifier was created (see capabilities()). */
+  capabilities: Capabilities;
   labels: string[];
   /** Bytes of the network's parameters. */
   paramBytes: number;
@@ -318,6 +322,32 @@ export declare const learnerStore: {
   /** True if there was one. */
   delete(name: string): Promise<boolean>;
 };
+
+/** What this browser offers the engine, and the build createClassifier({ threads: 'auto' }) starts. */
+export interface Capabilities {
+  /** WebAssembly SIMD128 (required: without it createClassifier rejects with UNSUPPORTED_BROWSER). */
+  simd128: boolean;
+  /** WebAssembly relaxed SIMD (Chromium, Firefox 145+; not WebKit). */
+  relaxedSimd: boolean;
+  /** SharedArrayBuffer exists (WebKitGTK hides it even on isolated pages; Safari shows it there). */
+  sharedArrayBuffer: boolean;
+  /** The page is cross-origin isolated (COOP/COEP, or the isolate-sw.js service worker). */
+  crossOriginIsolated: boolean;
+  workers: boolean;
+  offscreenCanvas: boolean;
+  videoFrame: boolean;
+  /** HTMLVideoElement.requestVideoFrameCallback (watch() uses requestAnimationFrame without it). */
+  requestVideoFrameCallback: boolean;
+  /** navigator.hardwareConcurrency (WebKitGTK reports 4 whatever the machine). */
+  hardwareConcurrency: number;
+  /** The build createClassifier({ threads: 'auto' }) starts here ... */
+  build: 'threaded' | 'single';
+  /** ... and why, e.g. 'single: SharedArrayBuffer is unavailable'. */
+  buildReason: string;
+}
+
+/** What this browser offers the engine (synchronous, no worker started). */
+export declare function capabilities(): Capabilities;
 
 export declare function createClassifier(options?: CreateClassifierOptions): Promise<Classifier>;
 

@@ -10,15 +10,14 @@ import { WorkerEngine } from './rpc.js';
 import { toWire } from './sources.js';
 import { watchVideo } from './watch.js';
 import { Learner, learnerStore } from './learner.js';
+import { capabilities, autoThreads, planBuild } from './capabilities.js';
 
-export { MobileNetV3Error, clearCache, learnerStore };
+export { MobileNetV3Error, clearCache, learnerStore, capabilities };
 export const DEFAULT_MODEL = DEFAULT;
 export const MODELS = Object.freeze(Object.fromEntries(MODEL_LIST.map((m) => [m.name, Object.freeze({ ...m })])));
 
 const DEFAULT_TIMEOUT_MS = 30000;
 const MAX_THREADS = 16;
-// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validates only with SIMD128.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
 /** Engine verdicts on a file (index into [weights, config]): a cached copy that gets one is
  *  downloaded again. */
@@ -39,8 +38,7 @@ function findModel(name) {
 }
 
 function resolveThreads(threads) {
-  const hc = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;
-  if (threads === undefined || threads === 'auto') return Math.max(1, Math.min(hc, 4));
+  if (threads === undefined || threads === 'auto') return autoThreads();
   if (!Number.isInteger(threads) || threads < 1) {
     throw err('INVALID_INPUT', `threads must be 'auto' or a positive integer, got ${threads}`);
   }
@@ -136,18 +134,18 @@ class ClassifierImpl {
   }
 }
 
-function buildReason(threads, isolated, info) {
+function buildReason(plan, info) {
   if (info.build === 'threaded') return `threaded: ${info.threads} threads`;
-  if (threads <= 1) return 'single: threads <= 1 requested';
-  if (!isolated) return 'single: the page is not crossOriginIsolated (serve it with COOP: same-origin and COEP: require-corp or credentialless)';
-  if (typeof SharedArrayBuffer !== 'function') return 'single: SharedArrayBuffer is unavailable';
+  if (plan.build === 'single') return plan.reason;
+  // Creating the shared memory or the worker pool threw (e.g. iOS with little memory to spare).
   return `single: the threaded build failed to start (${info.fallbackReason || 'unknown reason'})`;
 }
 
 export async function createClassifier(options = {}) {
   const { signal, onProgress } = options;
   if (signal && signal.aborted) throw aborted('createClassifier');
-  if (typeof Worker === 'undefined' || typeof WebAssembly === 'undefined' || !WebAssembly.validate(SIMD_PROBE)) {
+  const caps = capabilities();
+  if (!caps.workers || !caps.simd128) {
     throw err('UNSUPPORTED_BROWSER', 'this browser lacks Web Workers or WebAssembly SIMD128 (needs Chrome/Edge 91+, Firefox 89+, Safari 16.4+)');
   }
   const modelName = options.model || DEFAULT;
@@ -156,8 +154,7 @@ export async function createClassifier(options = {}) {
     throw err('CONFIG', `unknown model '${modelName}'; known: ${Object.keys(MODELS).join(', ')} (or pass both weights and config)`);
   }
   const threads = resolveThreads(options.threads);
-  const isolated = globalThis.crossOriginIsolated === true;
-  const build = threads > 1 && isolated && typeof SharedArrayBuffer === 'function' ? 'threaded' : 'single';
+  const plan = planBuild(threads, caps);
   const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : DEFAULT_TIMEOUT_MS;
   // What the downloads must be: models.json's pins for a known model, else the `sha256` option.
   const ownWeights = options.weights !== undefined;
@@ -169,7 +166,8 @@ export async function createClassifier(options = {}) {
   // only once the engine has accepted them.
   const attempt = async (readCache) => {
     const ctx = { cache: options.cache !== false, readCache, signal, onProgress, idleMs: timeoutMs };
-    const engine = new WorkerEngine({ build, threads, timeoutMs, onProgress });
+    // options._simulateThreadedFailure ('memory' | 'pool'): test hook, makes the threaded start throw.
+    const engine = new WorkerEngine({ build: plan.build, threads, timeoutMs, onProgress, simulateFailure: options._simulateThreadedFailure });
     const inputs = Promise.all([
       resolveWeights(ownWeights ? options.weights : entry.weightsUrl, { ...ctx, expect: expectWeights }),
       resolveConfig(options.config !== undefined ? options.config : entry.configUrl, { ...ctx, expect: expectConfig }),
@@ -213,12 +211,13 @@ export async function createClassifier(options = {}) {
       embeddingSize: info.embeddingSize,
       threads: info.threads,
       simd: info.simd,
-      crossOriginIsolated: isolated,
+      crossOriginIsolated: caps.crossOriginIsolated,
       build: info.build,
       labels: info.labels,
       paramBytes: info.paramBytes,
       macs: info.macs,
-      buildReason: buildReason(threads, isolated, info),
+      buildReason: buildReason(plan, info),
+      capabilities: Object.freeze(caps),
     });
   } catch (e) {
     delete e.retry;

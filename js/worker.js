@@ -51,10 +51,31 @@ async function importGlue(kind) {
   return import(/* @vite-ignore */ /* webpackIgnore: true */ `${url}`);
 }
 
-async function load({ build: wanted, threads }) {
+// Test hook: what a phone short of memory does to the threaded build. 'memory': creating the shared
+// WebAssembly.Memory throws; 'pool': starting a pool worker throws. Returns the undo function.
+function simulateThreadedFailure(what) {
+  const saved = { Memory: WebAssembly.Memory, Worker: self.Worker };
+  if (what === 'memory') {
+    WebAssembly.Memory = function Memory(descriptor) {
+      if (descriptor && descriptor.shared) throw new RangeError('WebAssembly.Memory(): could not allocate memory (simulated)');
+      return new saved.Memory(descriptor);
+    };
+  } else if (what === 'pool') {
+    self.Worker = function Worker() {
+      throw new DOMException('Worker(): could not start a worker (simulated)', 'NotSupportedError');
+    };
+  }
+  return () => {
+    WebAssembly.Memory = saved.Memory;
+    self.Worker = saved.Worker;
+  };
+}
+
+async function load({ build: wanted, threads, simulateFailure }) {
   const attempts = wanted === 'threaded' ? ['threaded', 'single'] : ['single'];
   let firstError = null;
   for (const kind of attempts) {
+    const undo = kind === 'threaded' && simulateFailure ? simulateThreadedFailure(simulateFailure) : () => {};
     try {
       const g = await importGlue(kind);
       exportsWasm = await g.default({ module_or_path: BUILDS[kind].wasm() });
@@ -64,6 +85,8 @@ async function load({ build: wanted, threads }) {
       return { build, threads: g.threadCount(), fallbackReason: firstError ? String(firstError.message || firstError) : undefined };
     } catch (e) {
       firstError = firstError || e;
+    } finally {
+      undo();
     }
   }
   const msg = String(firstError && firstError.message || firstError);

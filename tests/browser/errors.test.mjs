@@ -186,6 +186,27 @@ for (const engine of ENGINES) describe(engine, () => {
     });
   }
 
+  test('the threaded start throws (shared memory / worker pool, as on phones short of memory): single build, the reason in buildReason', async (t) => {
+    if (!requireShared(t)) return;
+    const out = await inPage(iso, async (SMALL) => {
+      const r = {};
+      for (const what of ['memory', 'pool']) {
+        const clf = await mnv3.createClassifier({ ...T.local(SMALL), threads: 2, cache: false, _simulateThreadedFailure: what });
+        const top = (await clf.classify(await T.fetchBlob('/shared/photos/koala.jpg'))).top[0].index;
+        r[what] = { build: clf.info.build, threads: clf.info.threads, reason: clf.info.buildReason, top };
+        clf.dispose();
+      }
+      return r;
+    }, SMALL);
+    for (const [what, message] of [['memory', /could not allocate memory \(simulated\)/], ['pool', /could not start a worker \(simulated\)/]]) {
+      assert.equal(out[what].build, 'single', what);
+      assert.equal(out[what].threads, 1, what);
+      assert.match(out[what].reason, /^single: the threaded build failed to start/, what);
+      assert.match(out[what].reason, message, what);
+      assert.equal(out[what].top, 105, what);
+    }
+  });
+
   test("CSP without 'wasm-unsafe-eval': CSP_BLOCKED naming the directive (not a SIMD message); with it, the classifier loads", async (t) => {
     if (!requireShared(t)) return;
     // The page and the worker script carry a Content-Security-Policy (a dedicated worker gets the

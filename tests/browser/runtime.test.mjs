@@ -99,6 +99,50 @@ for (const engine of ENGINES) describe(engine, () => {
     });
   }
 
+  test('capabilities() and info.capabilities: what the engine offers, the build chosen and why', async (t) => {
+    if (!requireShared(t)) return;
+    const report = async (srv) => {
+      const page = await open(srv);
+      try {
+        return await page.evaluate(async (model) => {
+          const caps = mnv3.capabilities();
+          const clf = await mnv3.createClassifier({ ...T.local(model), cache: false });
+          const { capabilities, build, buildReason } = clf.info;
+          clf.dispose();
+          return { caps, capabilities, build, buildReason };
+        }, MODELS_UNDER_TEST[0]);
+      } finally {
+        await page.close();
+      }
+    };
+    const onIso = await report(iso);
+    const onPlain = await report(plain);
+    t.diagnostic(`${engine} isolated page: ${JSON.stringify(onIso.caps)}`);
+    t.diagnostic(`${engine} plain page: ${JSON.stringify(onPlain.caps)}`);
+    // Relaxed SIMD: Chromium and Firefox 153 validate it, WebKitGTK 2.50 does not.
+    const relaxed = engine !== 'webkit';
+    for (const r of [onIso, onPlain]) {
+      assert.deepEqual(r.capabilities, r.caps, 'info.capabilities = capabilities() on the same page');
+      assert.equal(r.caps.simd128, true);
+      assert.equal(r.caps.relaxedSimd, relaxed);
+      assert.equal(r.caps.workers, true);
+      assert.equal(r.caps.offscreenCanvas, true);
+      assert.equal(r.caps.videoFrame, true);
+      assert.equal(r.caps.requestVideoFrameCallback, true);
+      assert.equal(r.caps.hardwareConcurrency, engine === 'webkit' ? 4 : r.caps.hardwareConcurrency);
+      assert.equal(r.build, r.caps.build, 'the predicted build is the one started');
+      assert.equal(r.buildReason.split(':')[0], r.caps.buildReason.split(':')[0]);
+    }
+    assert.equal(onIso.caps.crossOriginIsolated, true);
+    assert.equal(onIso.caps.sharedArrayBuffer, true);
+    assert.equal(onIso.caps.build, 'threaded');
+    assert.equal(onPlain.caps.crossOriginIsolated, false);
+    // WebKit with JSC_useSharedArrayBuffer has it everywhere; the runtime still needs isolation.
+    assert.equal(onPlain.caps.sharedArrayBuffer, engine === 'webkit');
+    assert.equal(onPlain.caps.build, 'single');
+    assert.match(onPlain.caps.buildReason, /not crossOriginIsolated/);
+  });
+
   if (engine === 'webkit') {
     test('WebKit as shipped (no JSC_useSharedArrayBuffer): isolated page without SharedArrayBuffer -> the single build, same results', async (t) => {
       if (!requireShared(t)) return;
@@ -111,7 +155,7 @@ for (const engine of ENGINES) describe(engine, () => {
           const rows = await T.classifyUrls(clf, urls, 5);
           const { labels, ...info } = clf.info;
           clf.dispose();
-          return { info, rows, sab: typeof SharedArrayBuffer, isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency };
+          return { info, rows, sab: typeof SharedArrayBuffer, isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency, caps: mnv3.capabilities() };
         }, { model, urls: photoUrls().slice(0, 4) });
         t.diagnostic(`WebKit as shipped: crossOriginIsolated ${out.isolated}, SharedArrayBuffer ${out.sab}, hardwareConcurrency ${out.cores}; ${out.info.buildReason}`);
         assert.equal(out.isolated, true);
@@ -119,6 +163,8 @@ for (const engine of ENGINES) describe(engine, () => {
         assert.equal(out.info.build, 'single');
         assert.equal(out.info.threads, 1);
         assert.match(out.info.buildReason, /SharedArrayBuffer is unavailable/);
+        assert.deepEqual([out.caps.sharedArrayBuffer, out.caps.crossOriginIsolated, out.caps.build, out.caps.buildReason],
+          [false, true, 'single', out.info.buildReason]);
         const threaded = results[model] && results[model].threaded;
         assert.ok(threaded, 'the threaded test ran first');
         for (const [i, row] of out.rows.entries()) {

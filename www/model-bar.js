@@ -1,5 +1,6 @@
 // The model bar: picker, download progress, engine status line and load errors. Drives and
 // follows the model object.
+import { capabilities } from 'mobilenetv3-wasm';
 import { model } from './model.js';
 import { $, el, escapeHtml, store, showAlert, hideAlert } from './ui.js';
 
@@ -23,6 +24,14 @@ export function setStatus(info) {
   coi.textContent = isolated ? 'yes' : 'no';
   coi.className = isolated ? 'yes' : '';
   $('status').title = info ? info.buildReason : '';
+  $('st-caps').textContent = capabilityText(info ? info.capabilities : capabilities());
+}
+
+/** The browser features the engine can use, as the status line shows them. */
+function capabilityText(caps) {
+  const names = [['simd128', 'SIMD128'], ['relaxedSimd', 'relaxed SIMD'], ['sharedArrayBuffer', 'SharedArrayBuffer'],
+    ['offscreenCanvas', 'OffscreenCanvas'], ['videoFrame', 'VideoFrame'], ['requestVideoFrameCallback', 'rVFC']];
+  return names.filter(([k]) => caps[k]).map(([, name]) => name).join(' · ') || 'none';
 }
 
 function describeModelError(e, entry) {

@@ -30,6 +30,11 @@ for (const engine of ENGINES) describe(engine, () => {
       assert.equal(model.state, 'ready', JSON.stringify(model.error));
       assert.equal(model.info.build, 'threaded', model.info.buildReason);
       const expected = model.info.labels[shared.timmTop5()[PHOTO][LARGE].top5[0]];
+      // The status line shows what the browser offers (WebKit: no relaxed SIMD).
+      const offers = await page.evaluate(() => document.getElementById('st-caps').textContent);
+      assert.match(offers, /^SIMD128 · /);
+      assert.equal(offers.includes('relaxed SIMD'), engine !== 'webkit', offers);
+      assert.match(offers, /SharedArrayBuffer/);
 
       const b64 = readFileSync(shared.photo(PHOTO)).toString('base64');
       await page.evaluate(({ b64, name }) => {
@@ -54,9 +59,9 @@ for (const engine of ENGINES) describe(engine, () => {
         fps: (window.__demo.camera.frames - f0.frames) / ((performance.now() - f0.t) / 1000),
         state: window.__demo.camera.state,
       }), f0);
-      t.diagnostic(`${engine}: ${model.info.build} (${model.info.threads} threads); ${PHOTO} -> ${top}; camera live label "${live.label}", ${live.fps.toFixed(1)} results/s`);
+      t.diagnostic(`${engine}: ${model.info.build} (${model.info.threads} threads; ${offers}); ${PHOTO} -> ${top}; camera live label "${live.label}", ${live.fps.toFixed(1)} results/s`);
       assert.ok(live.label, 'a live label is shown');
-      assert.ok(live.fps > 1, `${live.fps} results per second`);
+      assert.ok(live.fps > 0, 'the live labels keep updating'); // a rate, not a speed assertion
       await page.evaluate(() => document.getElementById('cam-toggle').click());
       assert.deepEqual(await page.errors(), []);
       await page.close();

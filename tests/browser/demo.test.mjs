@@ -209,7 +209,10 @@ test('images: drop, choose, paste and examples get top-5 cards equal to timm; mo
     assert.equal(bar.value, `local:${LARGE}`);
     assert.match(bar.state, new RegExp(`^Ready: ${LARGE}`));
     assert.equal(bar.progress, '100');
-    assert.deepEqual(bar.status, { Build: 'threaded', Threads: String(bar.info.threads), SIMD: 'wasm-simd128', 'Cross-origin isolated': 'yes' });
+    assert.deepEqual(bar.status, {
+      Build: 'threaded', Threads: String(bar.info.threads), SIMD: 'wasm-simd128', 'Cross-origin isolated': 'yes',
+      'Browser offers': 'SIMD128 · relaxed SIMD · SharedArrayBuffer · OffscreenCanvas · VideoFrame · rVFC',
+    });
     assert.ok(bar.info.threads >= 2, `threads ${bar.info.threads}`);
     t.diagnostic(`status: ${JSON.stringify(bar.status)}`);
 

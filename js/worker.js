@@ -102,12 +102,36 @@ async function load({ build: wanted, threads, simulateFailure }) {
     simd ? `could not start the WebAssembly engine (this browser needs WebAssembly SIMD128): ${msg}` : `could not start the WebAssembly engine: ${msg}`);
 }
 
+/**
+ * One pass on a blank input sizes the engine's working memory now: a model whose activations do
+ * not fit in this build's memory (the threaded build has at most 256 MiB) fails here, at
+ * createClassifier, with OUT_OF_MEMORY, instead of crashing every classify. Rust aborts on a
+ * failed allocation: a trap without a panic message.
+ */
+function warmUp(size, weightBytes) {
+  try {
+    engine.runTensor(new Float32Array(3 * size * size), size);
+  } catch (e) {
+    let panic;
+    try { panic = glue.lastPanic(); } catch { /* the instance may be too broken to ask */ }
+    const trapped = e instanceof WebAssembly.RuntimeError || (e && e.name === 'RuntimeError');
+    if ((trapped && !panic) || isMemoryError(e)) {
+      const mib = exportsWasm ? Math.round(exportsWasm.memory.buffer.byteLength / 1048576) : '?';
+      throw new WorkerError('OUT_OF_MEMORY', `the model does not fit in the ${build} build's memory at input size ${size} ` +
+        `(${(weightBytes / 1048576).toFixed(1)} MiB of weights; wasm memory reached ${mib} MiB): use a smaller input_size or model` +
+        (build === 'threaded' ? ', or threads: 1 (the single build can use more memory)' : ''), { fatal: true });
+    }
+    throw e;
+  }
+}
+
 async function init({ weights, config }) {
   if (!glue) throw new WorkerError('INTERNAL', 'init before load');
   const bytes = new Uint8Array(await weights.arrayBuffer());
   if (engine) { engine.free(); engine = null; }
   engine = new glue.Engine(bytes, config, '');
   const info = JSON.parse(engine.info());
+  warmUp(info.inputSize, bytes.length);
   info.threads = glue.threadCount();
   info.build = build;
   return info;
@@ -242,6 +266,10 @@ function stats({ gc: collect }) {
 
 const OPS = { load, init, run, stats, debugPanic: ({ inPool }) => glue.debugPanic(!!inPool) };
 
+function isMemoryError(e) {
+  return e instanceof RangeError && /memory|allocat/i.test(e.message);
+}
+
 function toWire(e) {
   if (e instanceof WebAssembly.RuntimeError || (e && e.name === 'RuntimeError')) {
     let panic;
@@ -253,10 +281,8 @@ function toWire(e) {
       fatal: true,
     };
   }
-  if (e && typeof e.code === 'string') return { code: e.code, message: e.message, panic: e.panic };
-  if (e instanceof RangeError && /memory|allocation/i.test(e.message)) {
-    return { code: 'INTERNAL', message: `out of memory: ${e.message}`, fatal: true };
-  }
+  if (e && typeof e.code === 'string') return { code: e.code, message: e.message, panic: e.panic, fatal: e.fatal };
+  if (isMemoryError(e)) return { code: 'OUT_OF_MEMORY', message: `out of memory: ${e.message}`, fatal: true };
   return { code: 'INTERNAL', message: String(e && e.message || e) };
 }
 

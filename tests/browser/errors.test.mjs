@@ -241,6 +241,28 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.equal(out.allowed.build, 'threaded');
   });
 
+  test('OUT_OF_MEMORY at createClassifier when the input size does not fit the threaded build (not a crash at the first classify)', async (t) => {
+    if (!requireShared(t)) return;
+    const out = await inPage(iso, async (SMALL) => {
+      const local = T.local(SMALL);
+      const config = JSON.parse(await (await T.fetchBlob(local.config)).text());
+      const big = { ...config, pretrained_cfg: { ...config.pretrained_cfg, input_size: [3, 2048, 2048] } };
+      const r = {};
+      try {
+        const clf = await mnv3.createClassifier({ weights: local.weights, config: big, threads: 2, cache: false });
+        r.created = clf.info.build;
+        r.classify = await T.expectError(clf.classify(await T.fetchBlob('/shared/photos/koala.jpg')));
+        clf.dispose();
+      } catch (e) {
+        r.create = T.errorInfo(e);
+      }
+      return r;
+    }, SMALL);
+    assert.equal(out.create?.code, 'OUT_OF_MEMORY', JSON.stringify(out));
+    assert.match(out.create.message, /does not fit in the threaded build's memory at input size 2048.*threads: 1/);
+    assert.doesNotMatch(out.create.message, /crashed|keeps working/);
+  });
+
   test('IMAGE_TOO_LARGE from the header, before the browser decodes: JPEG 30000x30000, PNG 20000x20000, a side over 32768, a frame header 320 kB in; the classifier keeps working', async (t) => {
     if (!requireShared(t)) return;
     const out = await inPage(iso, async (SMALL) => {

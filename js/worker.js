@@ -102,23 +102,36 @@ async function load({ build: wanted, threads, simulateFailure }) {
     simd ? `could not start the WebAssembly engine (this browser needs WebAssembly SIMD128): ${msg}` : `could not start the WebAssembly engine: ${msg}`);
 }
 
-/**
- * One pass on a blank input sizes the engine's working memory now: a model whose activations do
- * not fit in this build's memory (the threaded build has at most 256 MiB) fails here, at
- * createClassifier, with OUT_OF_MEMORY, instead of crashing every classify. Rust aborts on a
- * failed allocation: a trap without a panic message.
- */
-function warmUp(size, weightBytes) {
+/** The config's input size, for the message only (the engine validates the config itself). */
+function configuredInputSize(config) {
   try {
-    engine.runTensor(new Float32Array(3 * size * size), size);
+    const c = JSON.parse(config);
+    const s = (c.pretrained_cfg || c).input_size;
+    return Array.isArray(s) ? s[s.length - 1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The engine's constructor allocates its working memory and runs one pass at load (Rust's
+ * Classifier::new), so a model whose activations do not fit in this build's memory (the threaded
+ * build has at most 256 MiB) fails here, at createClassifier, with OUT_OF_MEMORY instead of
+ * crashing every classify. Allocations Rust cannot make fallibly abort: a trap without a panic
+ * message, mapped to the same code.
+ */
+function newEngine(bytes, config, size) {
+  try {
+    return new glue.Engine(bytes, config, '');
   } catch (e) {
     let panic;
     try { panic = glue.lastPanic(); } catch { /* the instance may be too broken to ask */ }
     const trapped = e instanceof WebAssembly.RuntimeError || (e && e.name === 'RuntimeError');
-    if ((trapped && !panic) || isMemoryError(e)) {
+    const refused = e && e.code === 'OUT_OF_MEMORY'; // the engine's own fallible allocation said no
+    if (refused || (trapped && !panic) || isMemoryError(e)) {
       const mib = exportsWasm ? Math.round(exportsWasm.memory.buffer.byteLength / 1048576) : '?';
-      throw new WorkerError('OUT_OF_MEMORY', `the model does not fit in the ${build} build's memory at input size ${size} ` +
-        `(${(weightBytes / 1048576).toFixed(1)} MiB of weights; wasm memory reached ${mib} MiB): use a smaller input_size or model` +
+      throw new WorkerError('OUT_OF_MEMORY', `${refused ? `${e.message}: ` : ''}the model does not fit in the ${build} build's memory${size ? ` at input size ${size}` : ''} ` +
+        `(${(bytes.length / 1048576).toFixed(1)} MiB of weights; wasm memory reached ${mib} MiB): use a smaller input_size or model` +
         (build === 'threaded' ? ', or threads: 1 (the single build can use more memory)' : ''), { fatal: true });
     }
     throw e;
@@ -129,9 +142,8 @@ async function init({ weights, config }) {
   if (!glue) throw new WorkerError('INTERNAL', 'init before load');
   const bytes = new Uint8Array(await weights.arrayBuffer());
   if (engine) { engine.free(); engine = null; }
-  engine = new glue.Engine(bytes, config, '');
+  engine = newEngine(bytes, config, configuredInputSize(config));
   const info = JSON.parse(engine.info());
-  warmUp(info.inputSize, bytes.length);
   info.threads = glue.threadCount();
   info.build = build;
   return info;

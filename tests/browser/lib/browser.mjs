@@ -40,10 +40,8 @@ export async function launchChromium({ fakeVideo, args = [] } = {}) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_ARGS, ...extra, ...args] });
 }
 
-/** New context + page at `url`; collects page errors and console.error lines. */
-export async function openPage(browser, url, { waitFor = 'window.__ready === true', timeout = 30000 } = {}) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
+/** Collects a page's uncaught errors and console lines (Playwright and Puppeteer pages alike). */
+export function pageEvents(page) {
   const errors = [];
   const logs = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -51,6 +49,14 @@ export async function openPage(browser, url, { waitFor = 'window.__ready === tru
     logs.push(`${m.type()}: ${m.text()}`);
     if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
   });
+  return { errors, logs };
+}
+
+/** New context + page at `url`; collects page errors and console.error lines. */
+export async function openPage(browser, url, { waitFor = 'window.__ready === true', timeout = 30000 } = {}) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const { errors, logs } = pageEvents(page);
   await page.goto(url);
   if (waitFor) await page.waitForFunction(waitFor, null, { timeout });
   return { context, page, errors, logs };

@@ -40,7 +40,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { launchChromium, CHROMIUM } from './browser.mjs';
+import { launchChromium, pageEvents, CHROMIUM } from './browser.mjs';
 
 export const ALL_ENGINES = ['chromium', 'firefox', 'webkit'];
 export const ENGINES = process.env.ENGINES
@@ -113,28 +113,22 @@ function makePage(engine, { evaluate, close, errors, logs, raw }) {
   return page;
 }
 
-async function launchChromiumEngine({ camera, args = [] }) {
-  const fake = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
-  const browser = typeof camera === 'string'
-    ? await launchChromium({ fakeVideo: camera, args })
-    : await launchChromium({ args: camera ? [...fake, ...args] : args });
+/**
+ * Chromium (Playwright) and Firefox (Puppeteer) share the shape: a fresh browser context per page,
+ * page events for errors and console lines; `evaluate(page, src, arg)` differs in argument passing.
+ */
+function eventPageBrowser(engine, browser, newContext, evaluate) {
   return {
-    engine: 'chromium',
+    engine,
     raw: browser,
     async open(url, { waitFor = DEFAULT_WAIT, timeout = 30000 } = {}) {
-      const context = await browser.newContext();
+      const context = await newContext();
       const p = await context.newPage();
-      const errors = [];
-      const logs = [];
-      p.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-      p.on('console', (m) => {
-        logs.push(`${m.type()}: ${m.text()}`);
-        if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-      });
+      const { errors, logs } = pageEvents(p);
       await p.goto(url);
-      const page = makePage('chromium', {
+      const page = makePage(engine, {
         raw: p,
-        evaluate: (src, arg) => p.evaluate(([src, arg]) => (0, eval)(`(${src})`)(arg), [src, arg]),
+        evaluate: (src, arg) => evaluate(p, src, arg),
         errors: async () => errors.slice(),
         logs: async () => logs.slice(),
         close: () => context.close(),
@@ -147,36 +141,21 @@ async function launchChromiumEngine({ camera, args = [] }) {
   };
 }
 
+async function launchChromiumEngine({ camera, args = [] }) {
+  const fake = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
+  const browser = typeof camera === 'string'
+    ? await launchChromium({ fakeVideo: camera, args })
+    : await launchChromium({ args: camera ? [...fake, ...args] : args });
+  return eventPageBrowser('chromium', browser, () => browser.newContext(),
+    (p, src, arg) => p.evaluate(([src, arg]) => (0, eval)(`(${src})`)(arg), [src, arg]));
+}
+
 async function launchFirefox({ camera }) {
   const { default: puppeteer } = await import('puppeteer-core');
   const prefs = camera ? { 'media.navigator.streams.fake': true, 'media.navigator.permission.disabled': true } : {};
   const browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, extraPrefsFirefox: prefs });
-  return {
-    engine: 'firefox',
-    raw: browser,
-    async open(url, { waitFor = DEFAULT_WAIT, timeout = 30000 } = {}) {
-      const context = await browser.createBrowserContext();
-      const p = await context.newPage();
-      const errors = [];
-      const logs = [];
-      p.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-      p.on('console', (m) => {
-        logs.push(`${m.type()}: ${m.text()}`);
-        if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-      });
-      await p.goto(url);
-      const page = makePage('firefox', {
-        raw: p,
-        evaluate: (src, arg) => p.evaluate((src, arg) => (0, eval)(`(${src})`)(arg), src, arg),
-        errors: async () => errors.slice(),
-        logs: async () => logs.slice(),
-        close: () => context.close(),
-      });
-      if (waitFor) await page.waitFor(waitFor, undefined, { timeout });
-      return page;
-    },
-    close: () => browser.close(),
-  };
+  return eventPageBrowser('firefox', browser, () => browser.createBrowserContext(),
+    (p, src, arg) => p.evaluate((src, arg) => (0, eval)(`(${src})`)(arg), src, arg));
 }
 
 function freePort() {

@@ -30,13 +30,14 @@ pub fn resolve(names: Option<&Value>, descriptions: Option<&Value>, num_classes:
         )));
     }
     let desc = descriptions.and_then(Value::as_object);
+    // Indexed once: a linear scan per name made 100000 names take 15 s.
+    let builtin: std::collections::HashMap<&str, &str> = table().collect();
     names
         .iter()
         .map(|n| {
             let n = n.as_str().ok_or_else(|| Error::Config("'label_names' must hold strings".into()))?;
             let d = desc.and_then(|d| d.get(n)).and_then(Value::as_str);
-            let builtin = || table().find(|(s, _)| *s == n).map(|(_, d)| d);
-            Ok(d.or_else(builtin).unwrap_or(n).to_string())
+            Ok(d.or_else(|| builtin.get(n).copied()).unwrap_or(n).to_string())
         })
         .collect()
 }

@@ -1,4 +1,4 @@
-// Known timm MobileNetV3 checkpoints: the same list as weights/models.json (a test keeps them equal).
+// Known checkpoints of timm's mobilenetv3.py: the same list as weights/models.json (a test keeps them equal).
 // Default URLs are timm's Hugging Face repos; self-hosters pass `weights` and `config` instead.
 
 export const DEFAULT_MODEL = "mobilenetv3_large_100";
@@ -180,5 +180,137 @@ export const MODEL_LIST = [
     "inputSize": 224,
     "top1": 62.892,
     "top5": 84.27
+  },
+  {
+    "name": "mobilenetv4_conv_small",
+    "architecture": "mobilenetv4_conv_small",
+    "tag": "e2400_r224_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_conv_small.e2400_r224_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_conv_small.e2400_r224_in1k/resolve/main/config.json",
+    "bytes": 15100000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 73.756,
+    "top5": 91.43
+  },
+  {
+    "name": "mobilenetv4_conv_small_050",
+    "architecture": "mobilenetv4_conv_small_050",
+    "tag": "e3000_r224_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_conv_small_050.e3000_r224_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_conv_small_050.e3000_r224_in1k/resolve/main/config.json",
+    "bytes": 9000000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 64.778,
+    "top5": 85.5
+  },
+  {
+    "name": "mobilenetv4_conv_medium",
+    "architecture": "mobilenetv4_conv_medium",
+    "tag": "e500_r256_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_conv_medium.e500_r256_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_conv_medium.e500_r256_in1k/resolve/main/config.json",
+    "bytes": 38900000,
+    "license": "apache-2.0",
+    "inputSize": 256,
+    "top1": 79.916,
+    "top5": 95.188
+  },
+  {
+    "name": "mobilenetv4_conv_medium.e250_r384_in12k_ft_in1k",
+    "architecture": "mobilenetv4_conv_medium",
+    "tag": "e250_r384_in12k_ft_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_conv_medium.e250_r384_in12k_ft_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_conv_medium.e250_r384_in12k_ft_in1k/resolve/main/config.json",
+    "bytes": 38900000,
+    "license": "apache-2.0",
+    "inputSize": 384,
+    "top1": 82.776,
+    "top5": 96.448
+  },
+  {
+    "name": "mobilenetv4_conv_large",
+    "architecture": "mobilenetv4_conv_large",
+    "tag": "e600_r384_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_conv_large.e600_r384_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_conv_large.e600_r384_in1k/resolve/main/config.json",
+    "bytes": 130400000,
+    "license": "apache-2.0",
+    "inputSize": 384,
+    "top1": 82.974,
+    "top5": 96.244
+  },
+  {
+    "name": "fbnetv3_b",
+    "architecture": "fbnetv3_b",
+    "tag": "ra2_in1k",
+    "weightsUrl": "https://huggingface.co/timm/fbnetv3_b.ra2_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/fbnetv3_b.ra2_in1k/resolve/main/config.json",
+    "bytes": 34400000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 78.184,
+    "top5": 94.238
+  },
+  {
+    "name": "fbnetv3_d",
+    "architecture": "fbnetv3_d",
+    "tag": "ra2_in1k",
+    "weightsUrl": "https://huggingface.co/timm/fbnetv3_d.ra2_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/fbnetv3_d.ra2_in1k/resolve/main/config.json",
+    "bytes": 41200000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 78.658,
+    "top5": 94.454
+  },
+  {
+    "name": "fbnetv3_g",
+    "architecture": "fbnetv3_g",
+    "tag": "ra2_in1k",
+    "weightsUrl": "https://huggingface.co/timm/fbnetv3_g.ra2_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/fbnetv3_g.ra2_in1k/resolve/main/config.json",
+    "bytes": 66500000,
+    "license": "apache-2.0",
+    "inputSize": 240,
+    "top1": 81.246,
+    "top5": 95.686
+  },
+  {
+    "name": "lcnet_050",
+    "architecture": "lcnet_050",
+    "tag": "ra2_in1k",
+    "weightsUrl": "https://huggingface.co/timm/lcnet_050.ra2_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/lcnet_050.ra2_in1k/resolve/main/config.json",
+    "bytes": 7500000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 63.138,
+    "top5": 84.402
+  },
+  {
+    "name": "lcnet_075",
+    "architecture": "lcnet_075",
+    "tag": "ra2_in1k",
+    "weightsUrl": "https://huggingface.co/timm/lcnet_075.ra2_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/lcnet_075.ra2_in1k/resolve/main/config.json",
+    "bytes": 9400000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 68.786,
+    "top5": 88.384
+  },
+  {
+    "name": "lcnet_100",
+    "architecture": "lcnet_100",
+    "tag": "ra2_in1k",
+    "weightsUrl": "https://huggingface.co/timm/lcnet_100.ra2_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/lcnet_100.ra2_in1k/resolve/main/config.json",
+    "bytes": 11800000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 72.13,
+    "top5": 90.376
   }
 ];

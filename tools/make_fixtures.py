@@ -27,9 +27,22 @@ ARCHS = [
     "mobilenetv3_rw",
     "tf_mobilenetv3_large_075", "tf_mobilenetv3_large_100", "tf_mobilenetv3_large_minimal_100",
     "tf_mobilenetv3_small_075", "tf_mobilenetv3_small_100", "tf_mobilenetv3_small_minimal_100",
+    "fbnetv3_b", "fbnetv3_d", "fbnetv3_g",
+    "lcnet_035", "lcnet_050", "lcnet_075", "lcnet_100", "lcnet_150",
+    "mobilenetv4_conv_small_035", "mobilenetv4_conv_small_050", "mobilenetv4_conv_small",
+    "mobilenetv4_conv_medium", "mobilenetv4_conv_large",
 ]
 # 224 is the trained size; 193 is odd, so every stride-2 layer sees odd sizes (TF-same padding).
 INPUT_SIZES = [224, 193]
+# Architectures whose default input size (timm's pretrained_cfg) is not 224: that size, and an
+# odd size near it (kept small for the big models: CI runs these under WASI too).
+ARCH_INPUT_SIZES = {
+    "fbnetv3_g": [240, 193],
+    "mobilenetv4_conv_medium": [256, 193],
+    "mobilenetv4_conv_large": [384, 193],
+    "mobilenetv4_conv_aa_medium": [256, 193],
+    "mobilenetv4_conv_aa_large": [448, 193],
+}
 INPUT_SEED = 20261125
 
 
@@ -65,7 +78,7 @@ def weight_range(name, shape):
         return -0.2, 0.2
     if len(shape) == 1:  # BN weight/bias, conv and linear biases
         module = name.split(".")[-2]
-        if module.startswith("bn") and name.endswith(".weight"):
+        if (module.startswith("bn") or module == "norm_head") and name.endswith(".weight"):
             return 0.6, 1.2
         return -0.2, 0.2
     fan_in = int(np.prod(shape[1:]))
@@ -125,15 +138,40 @@ def input_tensor(size):
     return torch.from_numpy(v)
 
 
-def model_fixtures(tensors, meta):
+def state_dict_shapes(model):
+    """timm's tensor names and shapes (JSON), for the test that the engine asks for exactly these."""
+    return json.dumps({k: list(v.shape) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")})
+
+
+def check_blocks_matter(model, x, arch):
+    """Every residual block must change the output when removed (else the test could not see it)."""
+    import torch
+    with torch.no_grad():
+        ref = model(x)
+        for si, stage in enumerate(model.blocks):
+            for bi in range(len(stage)):
+                block = stage[bi]
+                if not getattr(block, "has_skip", False):
+                    continue
+                stage[bi] = torch.nn.Identity()
+                d = float((model(x) - ref).abs().max())
+                stage[bi] = block
+                assert d > 1e-2, f"{arch}: removing blocks.{si}.{bi} changes the logits by only {d:.2e}"
+
+
+def model_fixtures(tensors, meta, archs=ARCHS):
     import timm
     import torch
     torch.set_num_threads(1)
-    for arch in ARCHS:
+    for arch in archs:
         model = timm.create_model(arch, pretrained=False, num_classes=1000).eval()
-        bn_scale = fill_state_dict(model, input_tensor(INPUT_SIZES[0]))
+        sizes = ARCH_INPUT_SIZES.get(arch, INPUT_SIZES)
+        bn_scale = fill_state_dict(model, input_tensor(sizes[0]))
         meta[f"{arch}/bn_scale"] = json.dumps(bn_scale)
-        for size in INPUT_SIZES:
+        meta[f"{arch}/input_sizes"] = json.dumps(sizes)
+        meta[f"{arch}/state_dict"] = state_dict_shapes(model)
+        check_blocks_matter(model, input_tensor(sizes[1]), arch)
+        for size in sizes:
             x = input_tensor(size)
             with torch.no_grad():
                 feats = model.forward_features(x)
@@ -241,7 +279,26 @@ def decode_fixtures(tensors, meta):
     meta["decode_cases"] = json.dumps(names)
 
 
+def update_models(archs, src=None, out=None):
+    """Regenerate only the model fixtures of `archs` in the existing file (everything else kept)."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = src or os.path.join(here, "..", "tests", "fixtures", "timm_reference.safetensors")
+    out = out or src
+    with safe_open(src, "np") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys() if k.split("/")[0] not in archs}
+    model_fixtures(tensors, meta, archs)
+    meta["archs"] = json.dumps(ARCHS)
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, out, metadata=meta)
+    print(f"wrote {out} ({os.path.getsize(out)} bytes)", file=sys.stderr)
+
+
 def main():
+    if sys.argv[1:2] == ["--models"]:
+        # python3 tools/make_fixtures.py --models ARCH...: refresh those architectures only.
+        return update_models(sys.argv[2:])
     import PIL
     import timm
     import torch

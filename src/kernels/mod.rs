@@ -7,6 +7,7 @@ pub mod depthwise;
 pub mod geometry;
 pub mod parallel;
 pub mod pointwise;
+pub mod pool;
 pub mod simd;
 pub mod squeeze_excite;
 

@@ -22,6 +22,10 @@ pub enum BlockKind {
     InvertedResidual,
     /// `cn`: a single conv + BN + act.
     ConvBnAct,
+    /// `er` (MobileNetV4 FusedIB): full k x k conv expand + act -> 1x1 project.
+    EdgeResidual,
+    /// `uir` (MobileNetV4): [depthwise, no act] -> 1x1 expand + act -> [depthwise + act] -> 1x1 project.
+    UniversalInvertedResidual,
 }
 
 /// One decoded block string (before channel rounding and depth scaling).
@@ -29,7 +33,10 @@ pub enum BlockKind {
 pub struct BlockDef {
     pub kind: BlockKind,
     pub repeats: usize,
+    /// Depthwise kernel (`uir`: the middle one, 0 = none), conv kernel for `er`/`cn`.
     pub kernel: usize,
+    /// `uir` option `a`: depthwise kernel before the expansion (0 = none).
+    pub dw_start: usize,
     pub stride: usize,
     pub exp_ratio: f64,
     pub out_chs: usize,
@@ -54,13 +61,16 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
         "ds" | "dsa" => BlockKind::DepthwiseSeparable,
         "ir" => BlockKind::InvertedResidual,
         "cn" => BlockKind::ConvBnAct,
-        other => return Err(bad(s, &format!("block type '{other}' is not supported (ds, dsa, ir, cn)"))),
+        "er" => BlockKind::EdgeResidual,
+        "uir" => BlockKind::UniversalInvertedResidual,
+        other => return Err(bad(s, &format!("block type '{other}' is not supported (ds, dsa, ir, cn, er, uir)"))),
     };
     let dsa = s.starts_with("dsa_");
     let mut d = BlockDef {
         kind,
         repeats: 0,
         kernel: 0,
+        dw_start: 0,
         stride: 0,
         exp_ratio: 1.0,
         out_chs: 0,
@@ -85,6 +95,7 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
                 match key {
                     "r" => (d.repeats, have_r) = (int()?, true),
                     "k" => (d.kernel, have_k) = (int()?, true),
+                    "a" if kind == BlockKind::UniversalInvertedResidual => d.dw_start = int()?,
                     "s" => (d.stride, have_s) = (int()?, true),
                     "e" => d.exp_ratio = float()?,
                     "c" => (d.out_chs, have_c) = (int()?, true),
@@ -101,11 +112,16 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
     if !have_k {
         d.kernel = 1;
     }
-    if d.repeats == 0 || d.out_chs == 0 || !(1..=2).contains(&d.stride) || !(1..=7).contains(&d.kernel) || d.kernel % 2 == 0 {
+    let kernel_ok = |k: usize, none_ok: bool| (none_ok && k == 0) || ((1..=7).contains(&k) && k % 2 == 1);
+    let uir = kind == BlockKind::UniversalInvertedResidual;
+    if d.repeats == 0 || d.out_chs == 0 || !(1..=2).contains(&d.stride) || !kernel_ok(d.kernel, uir) || !kernel_ok(d.dw_start, true) {
         return Err(bad(s, "repeats, channels, stride (1|2) or kernel (odd, <= 7) out of range"));
     }
-    if kind == BlockKind::ConvBnAct && d.kernel != 1 {
-        return Err(bad(s, "only 1x1 'cn' blocks are supported"));
+    if uir && d.stride == 2 && d.kernel == 0 && d.dw_start == 0 {
+        return Err(bad(s, "a strided 'uir' block needs a depthwise conv"));
+    }
+    if kind == BlockKind::ConvBnAct && ((d.kernel == 1 && d.stride != 1) || (d.kernel > 1 && d.force_skip)) {
+        return Err(bad(s, "'cn' blocks: 1x1 only at stride 1, skip only on 1x1"));
     }
     if !(d.exp_ratio > 0.0 && d.exp_ratio <= 16.0) || !(0.0..=1.0).contains(&d.se_ratio) {
         return Err(bad(s, "expansion or SE ratio out of range"));
@@ -118,9 +134,14 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
 
 /// timm `make_divisible(v, divisor=8, min_value=None, round_limit=0.9)`.
 pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    make_divisible_limit(v, divisor, 0.9)
+}
+
+/// timm `make_divisible(v, divisor, round_limit=round_limit)`.
+pub fn make_divisible_limit(v: f64, divisor: usize, round_limit: f64) -> usize {
     let d = divisor as f64;
     let mut new_v = (((v + d / 2.0).trunc() as usize) / divisor * divisor).max(divisor);
-    if (new_v as f64) < 0.9 * v {
+    if (new_v as f64) < round_limit * v {
         new_v += divisor;
     }
     new_v
@@ -128,10 +149,15 @@ pub fn make_divisible(v: f64, divisor: usize) -> usize {
 
 /// timm `round_channels(channels, multiplier)`.
 pub fn round_channels(channels: f64, multiplier: f64) -> usize {
+    round_channels_limit(channels, multiplier, 0.9)
+}
+
+/// timm `round_channels(channels, multiplier, round_limit=round_limit)`.
+pub fn round_channels_limit(channels: f64, multiplier: f64, round_limit: f64) -> usize {
     if multiplier == 0.0 {
         channels as usize
     } else {
-        make_divisible(channels * multiplier, 8)
+        make_divisible_limit(channels * multiplier, 8, round_limit)
     }
 }
 
@@ -152,23 +178,68 @@ fn scale_stage_depth(repeats: &[usize], depth_multiplier: f64) -> Vec<usize> {
 // ---------------------------------------------------------------------------------------------
 // Model families and the registered variants
 
-/// How the squeeze-excite module is configured (differs between timm's two generators).
+/// How the squeeze-excite module is configured (differs between timm's generators).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeStyle {
     /// `_gen_mobilenet_v3`: ReLU inside, reduced channels by round_channels.
     Standard,
     /// `_gen_mobilenet_v3_rw`: the block's activation inside, reduced channels by Python round().
     Rw,
+    /// `_gen_lcnet`: ReLU inside, reduced channels by Python round().
+    Lcnet,
+    /// `_gen_fbnetv3`: the block's activation inside, reduced channels from the block input
+    /// (`se_from_exp=False`: ratio / expansion) by the model's round_chs_fn (limit 0.95).
+    Fbnet,
+}
+
+/// Anti-aliased downsampling (timm `aa_layer`): strided convs run at stride 1, then this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AntiAlias {
+    /// `avg`: 2x2 average pool, stride 2.
+    AvgPool,
+    /// `blurpc`: fixed 3x3 binomial blur, stride 2, zero padding 1.
+    Blur,
+}
+
+/// The head after global pooling: 1x1 conv (to `num_features`) then act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadStyle {
+    /// Conv with bias, act (MobileNetV3, LCNet).
+    Bias,
+    /// Conv without bias, act (`mobilenetv3_rw`, FBNetV3).
+    NoBias,
+    /// Conv without bias, BN + act (MobileNetV4, `head_norm=True`).
+    Norm,
 }
 
 #[derive(Debug)]
 pub struct Family {
     pub stages: &'static [&'static [&'static str]],
     pub act: Act,
+    pub stem_chs: usize,
+    /// `fix_stem`: the stem keeps `stem_chs` when the channel multiplier is below this.
+    pub fix_stem_below: f64,
+    /// `round_limit` of the family's round_chs_fn.
+    pub round_limit: f64,
     pub num_features: usize,
-    pub head_bias: bool,
+    pub head: HeadStyle,
     pub se: SeStyle,
+    pub aa: Option<AntiAlias>,
 }
+
+/// timm defaults shared by the MobileNetV3 families.
+const MNV3: Family = Family {
+    stages: &[],
+    act: Act::HardSwish,
+    stem_chs: 16,
+    fix_stem_below: 0.75,
+    round_limit: 0.9,
+    num_features: 1280,
+    head: HeadStyle::Bias,
+    se: SeStyle::Standard,
+    aa: None,
+};
 
 pub const LARGE: Family = Family {
     stages: &[
@@ -180,10 +251,7 @@ pub const LARGE: Family = Family {
         &["ir_r3_k5_s2_e6_c160_se0.25"],
         &["cn_r1_k1_s1_c960"],
     ],
-    act: Act::HardSwish,
-    num_features: 1280,
-    head_bias: true,
-    se: SeStyle::Standard,
+    ..MNV3
 };
 
 pub const LARGE_MINIMAL: Family = Family {
@@ -197,9 +265,7 @@ pub const LARGE_MINIMAL: Family = Family {
         &["cn_r1_k1_s1_c960"],
     ],
     act: Act::Relu,
-    num_features: 1280,
-    head_bias: true,
-    se: SeStyle::Standard,
+    ..MNV3
 };
 
 pub const SMALL: Family = Family {
@@ -211,10 +277,8 @@ pub const SMALL: Family = Family {
         &["ir_r3_k5_s2_e6_c96_se0.25"],
         &["cn_r1_k1_s1_c576"],
     ],
-    act: Act::HardSwish,
     num_features: 1024,
-    head_bias: true,
-    se: SeStyle::Standard,
+    ..MNV3
 };
 
 pub const SMALL_MINIMAL: Family = Family {
@@ -228,8 +292,7 @@ pub const SMALL_MINIMAL: Family = Family {
     ],
     act: Act::Relu,
     num_features: 1024,
-    head_bias: true,
-    se: SeStyle::Standard,
+    ..MNV3
 };
 
 /// `mobilenetv3_rw`: the large layout, first block without skip, head conv without bias.
@@ -243,11 +306,123 @@ pub const RW: Family = Family {
         &["ir_r3_k5_s2_e6_c160_se0.25"],
         &["cn_r1_k1_s1_c960"],
     ],
-    act: Act::HardSwish,
-    num_features: 1280,
-    head_bias: false,
+    head: HeadStyle::NoBias,
     se: SeStyle::Rw,
+    ..MNV3
 };
+
+/// `_gen_lcnet`: PP-LCNet, all `dsa` blocks.
+pub const LCNET: Family = Family {
+    stages: &[
+        &["dsa_r1_k3_s1_c32"],
+        &["dsa_r2_k3_s2_c64"],
+        &["dsa_r2_k3_s2_c128"],
+        &["dsa_r1_k3_s2_c256", "dsa_r1_k5_s1_c256"],
+        &["dsa_r4_k5_s1_c256"],
+        &["dsa_r2_k5_s2_c512_se0.25"],
+    ],
+    fix_stem_below: 0.0,
+    se: SeStyle::Lcnet,
+    ..MNV3
+};
+
+/// `_gen_fbnetv3`: hard-swish, head conv to 1984 without bias, channels rounded with limit 0.95.
+const FBNET: Family = Family { fix_stem_below: 0.0, round_limit: 0.95, num_features: 1984, head: HeadStyle::NoBias, se: SeStyle::Fbnet, ..MNV3 };
+
+pub const FBNETV3_B: Family = Family {
+    stages: &[
+        &["ds_r2_k3_s1_e1_c16"],
+        &["ir_r1_k5_s2_e4_c24", "ir_r3_k5_s1_e2_c24"],
+        &["ir_r1_k5_s2_e5_c40_se0.25", "ir_r4_k5_s1_e3_c40_se0.25"],
+        &["ir_r1_k5_s2_e5_c72", "ir_r4_k3_s1_e3_c72"],
+        &["ir_r1_k3_s1_e5_c120_se0.25", "ir_r5_k5_s1_e3_c120_se0.25"],
+        &["ir_r1_k3_s2_e6_c184_se0.25", "ir_r5_k5_s1_e4_c184_se0.25", "ir_r1_k5_s1_e6_c224_se0.25"],
+        &["cn_r1_k1_s1_c1344"],
+    ],
+    stem_chs: 16,
+    ..FBNET
+};
+
+pub const FBNETV3_D: Family = Family {
+    stages: &[
+        &["ds_r2_k3_s1_e1_c16"],
+        &["ir_r1_k3_s2_e5_c24", "ir_r5_k3_s1_e2_c24"],
+        &["ir_r1_k5_s2_e4_c40_se0.25", "ir_r4_k3_s1_e3_c40_se0.25"],
+        &["ir_r1_k3_s2_e5_c72", "ir_r4_k3_s1_e3_c72"],
+        &["ir_r1_k3_s1_e5_c128_se0.25", "ir_r6_k5_s1_e3_c128_se0.25"],
+        &["ir_r1_k3_s2_e6_c208_se0.25", "ir_r5_k5_s1_e5_c208_se0.25", "ir_r1_k5_s1_e6_c240_se0.25"],
+        &["cn_r1_k1_s1_c1440"],
+    ],
+    stem_chs: 24,
+    ..FBNET
+};
+
+pub const FBNETV3_G: Family = Family {
+    stages: &[
+        &["ds_r3_k3_s1_e1_c24"],
+        &["ir_r1_k5_s2_e4_c40", "ir_r4_k5_s1_e2_c40"],
+        &["ir_r1_k5_s2_e4_c56_se0.25", "ir_r4_k5_s1_e3_c56_se0.25"],
+        &["ir_r1_k5_s2_e5_c104", "ir_r4_k3_s1_e3_c104"],
+        &["ir_r1_k3_s1_e5_c160_se0.25", "ir_r8_k5_s1_e3_c160_se0.25"],
+        &["ir_r1_k3_s2_e6_c264_se0.25", "ir_r6_k5_s1_e5_c264_se0.25", "ir_r2_k5_s1_e6_c288_se0.25"],
+        &["cn_r1_k1_s1_c1728"],
+    ],
+    stem_chs: 32,
+    ..FBNET
+};
+
+/// `_gen_mobilenet_v4` (conv models): ReLU, stem kept below width 1.0, head conv + BN + act.
+const MNV4: Family = Family { act: Act::Relu, fix_stem_below: 1.0, head: HeadStyle::Norm, ..MNV3 };
+
+pub const MNV4_CONV_SMALL: Family = Family {
+    stages: &[
+        &["cn_r1_k3_s2_e1_c32", "cn_r1_k1_s1_e1_c32"],
+        &["cn_r1_k3_s2_e1_c96", "cn_r1_k1_s1_e1_c64"],
+        &["uir_r1_a5_k5_s2_e3_c96", "uir_r4_a0_k3_s1_e2_c96", "uir_r1_a3_k0_s1_e4_c96"],
+        &["uir_r1_a3_k3_s2_e6_c128", "uir_r1_a5_k5_s1_e4_c128", "uir_r1_a0_k5_s1_e4_c128", "uir_r1_a0_k5_s1_e3_c128", "uir_r2_a0_k3_s1_e4_c128"],
+        &["cn_r1_k1_s1_c960"],
+    ],
+    stem_chs: 32,
+    ..MNV4
+};
+
+pub const MNV4_CONV_MEDIUM: Family = Family {
+    stages: &[
+        &["er_r1_k3_s2_e4_c48"],
+        &["uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"],
+        &[
+            "uir_r1_a3_k5_s2_e6_c160", "uir_r2_a3_k3_s1_e4_c160", "uir_r1_a3_k5_s1_e4_c160", "uir_r1_a3_k3_s1_e4_c160",
+            "uir_r1_a3_k0_s1_e4_c160", "uir_r1_a0_k0_s1_e2_c160", "uir_r1_a3_k0_s1_e4_c160",
+        ],
+        &[
+            "uir_r1_a5_k5_s2_e6_c256", "uir_r1_a5_k5_s1_e4_c256", "uir_r2_a3_k5_s1_e4_c256", "uir_r1_a0_k0_s1_e4_c256",
+            "uir_r1_a3_k0_s1_e4_c256", "uir_r1_a3_k5_s1_e2_c256", "uir_r1_a5_k5_s1_e4_c256", "uir_r2_a0_k0_s1_e4_c256",
+            "uir_r1_a5_k0_s1_e2_c256",
+        ],
+        &["cn_r1_k1_s1_c960"],
+    ],
+    stem_chs: 32,
+    ..MNV4
+};
+
+pub const MNV4_CONV_LARGE: Family = Family {
+    stages: &[
+        &["er_r1_k3_s2_e4_c48"],
+        &["uir_r1_a3_k5_s2_e4_c96", "uir_r1_a3_k3_s1_e4_c96"],
+        &["uir_r1_a3_k5_s2_e4_c192", "uir_r3_a3_k3_s1_e4_c192", "uir_r1_a3_k5_s1_e4_c192", "uir_r5_a5_k3_s1_e4_c192", "uir_r1_a3_k0_s1_e4_c192"],
+        &[
+            "uir_r4_a5_k5_s2_e4_c512", "uir_r1_a5_k0_s1_e4_c512", "uir_r1_a5_k3_s1_e4_c512", "uir_r2_a5_k0_s1_e4_c512",
+            "uir_r1_a5_k3_s1_e4_c512", "uir_r1_a5_k5_s1_e4_c512", "uir_r3_a5_k0_s1_e4_c512",
+        ],
+        &["cn_r1_k1_s1_c960"],
+    ],
+    stem_chs: 24,
+    ..MNV4
+};
+
+pub const MNV4_CONV_AA_MEDIUM: Family = Family { aa: Some(AntiAlias::AvgPool), ..MNV4_CONV_MEDIUM };
+pub const MNV4_CONV_BLUR_MEDIUM: Family = Family { aa: Some(AntiAlias::Blur), ..MNV4_CONV_MEDIUM };
+pub const MNV4_CONV_AA_LARGE: Family = Family { aa: Some(AntiAlias::AvgPool), ..MNV4_CONV_LARGE };
 
 /// A registered model name and its scaling (timm's `@register_model` functions).
 #[derive(Debug)]
@@ -284,6 +459,19 @@ pub static VARIANTS: &[Variant] = &[
     variant!("tf_mobilenetv3_small_075", SMALL, 0.75, 1.0, true, EPS_TF),
     variant!("tf_mobilenetv3_small_100", SMALL, 1.0, 1.0, true, EPS_TF),
     variant!("tf_mobilenetv3_small_minimal_100", SMALL_MINIMAL, 1.0, 1.0, true, EPS_TF),
+    variant!("fbnetv3_b", FBNETV3_B, 1.0, 1.0, false, EPS_TORCH),
+    variant!("fbnetv3_d", FBNETV3_D, 1.0, 1.0, false, EPS_TORCH),
+    variant!("fbnetv3_g", FBNETV3_G, 1.0, 1.0, false, EPS_TORCH),
+    variant!("lcnet_035", LCNET, 0.35, 1.0, false, EPS_TORCH),
+    variant!("lcnet_050", LCNET, 0.5, 1.0, false, EPS_TORCH),
+    variant!("lcnet_075", LCNET, 0.75, 1.0, false, EPS_TORCH),
+    variant!("lcnet_100", LCNET, 1.0, 1.0, false, EPS_TORCH),
+    variant!("lcnet_150", LCNET, 1.5, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_small_035", MNV4_CONV_SMALL, 0.35, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_small_050", MNV4_CONV_SMALL, 0.5, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_small", MNV4_CONV_SMALL, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_medium", MNV4_CONV_MEDIUM, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_large", MNV4_CONV_LARGE, 1.0, 1.0, false, EPS_TORCH),
 ];
 
 /// Find a variant by timm name; a pretrained tag (`mobilenetv3_large_100.ra_in1k`) is ignored.
@@ -311,10 +499,13 @@ pub struct BlockSpec {
     pub prefix: String,
     pub kind: BlockKind,
     pub in_chs: usize,
-    /// Expanded channels (IR), = in_chs for DS, = out_chs for CN.
+    /// Expanded channels (IR, ER, UIR), = in_chs for DS, = out_chs for CN.
     pub mid_chs: usize,
     pub out_chs: usize,
+    /// Depthwise kernel (UIR: the middle one, 0 = none); conv kernel for ER and CN.
     pub kernel: usize,
+    /// UIR: depthwise kernel before the expansion (0 = none).
+    pub dw_start_kernel: usize,
     pub stride: usize,
     pub act: Act,
     pub se: Option<SeSpec>,
@@ -337,6 +528,10 @@ pub struct NetSpec {
     /// Head conv width (the pooled embedding size).
     pub head_chs: usize,
     pub head_bias: bool,
+    /// BN + act after the head conv (MobileNetV4) instead of an act alone.
+    pub head_norm: bool,
+    /// Anti-aliased downsampling in the blocks.
+    pub aa: Option<AntiAlias>,
     pub num_classes: usize,
 }
 
@@ -345,8 +540,8 @@ impl NetSpec {
     pub fn build(v: &Variant, num_classes: usize) -> Result<NetSpec> {
         let fam = v.family;
         let mult = v.channel_multiplier;
-        // fix_stem = channel_multiplier < 0.75
-        let stem_chs = if mult < 0.75 { 16 } else { round_channels(16.0, mult) };
+        let round_chs = |c: f64| round_channels_limit(c, mult, fam.round_limit);
+        let stem_chs = if mult < fam.fix_stem_below { fam.stem_chs } else { round_chs(fam.stem_chs as f64) };
         let mut blocks = Vec::new();
         let mut in_chs = stem_chs;
         for (si, stage) in fam.stages.iter().enumerate() {
@@ -358,16 +553,27 @@ impl NetSpec {
                 for _ in 0..n {
                     // Only the first block of a stage keeps its stride.
                     let stride = if bi == 0 { d.stride } else { 1 };
-                    let out_chs = round_channels(d.out_chs as f64, mult);
+                    let out_chs = round_chs(d.out_chs as f64);
                     let act = d.act.unwrap_or(fam.act);
                     let mid_chs = match d.kind {
-                        BlockKind::InvertedResidual => make_divisible(in_chs as f64 * d.exp_ratio, 8),
+                        BlockKind::InvertedResidual | BlockKind::EdgeResidual | BlockKind::UniversalInvertedResidual => {
+                            make_divisible(in_chs as f64 * d.exp_ratio, 8)
+                        }
                         BlockKind::DepthwiseSeparable => in_chs,
                         BlockKind::ConvBnAct => out_chs,
                     };
-                    let se = (d.se_ratio > 0.0 && d.kind != BlockKind::ConvBnAct).then(|| match fam.se {
+                    if d.se_ratio > 0.0 && !matches!(d.kind, BlockKind::InvertedResidual | BlockKind::DepthwiseSeparable) {
+                        return Err(bad(stage[0], "squeeze-excite is only supported in 'ir' and 'ds' blocks"));
+                    }
+                    let py_round = |x: f64| (x.round_ties_even() as usize).max(1);
+                    let se = (d.se_ratio > 0.0).then(|| match fam.se {
                         SeStyle::Standard => SeSpec { rd_chs: round_channels(mid_chs as f64 * d.se_ratio, 1.0), act: Act::Relu },
-                        SeStyle::Rw => SeSpec { rd_chs: ((mid_chs as f64 * d.se_ratio).round_ties_even() as usize).max(1), act },
+                        SeStyle::Rw => SeSpec { rd_chs: py_round(mid_chs as f64 * d.se_ratio), act },
+                        SeStyle::Lcnet => SeSpec { rd_chs: py_round(mid_chs as f64 * d.se_ratio), act: Act::Relu },
+                        SeStyle::Fbnet => {
+                            let ratio = if d.kind == BlockKind::InvertedResidual { d.se_ratio / d.exp_ratio } else { d.se_ratio };
+                            SeSpec { rd_chs: round_chs(mid_chs as f64 * ratio), act }
+                        }
                     });
                     let same = stride == 1 && in_chs == out_chs;
                     let skip = match d.kind {
@@ -381,6 +587,7 @@ impl NetSpec {
                         mid_chs,
                         out_chs,
                         kernel: d.kernel,
+                        dw_start_kernel: d.dw_start,
                         stride,
                         act,
                         se,
@@ -401,7 +608,9 @@ impl NetSpec {
             blocks,
             num_features: in_chs,
             head_chs: fam.num_features,
-            head_bias: fam.head_bias,
+            head_bias: fam.head == HeadStyle::Bias,
+            head_norm: fam.head == HeadStyle::Norm,
+            aa: fam.aa,
             num_classes,
         })
     }
@@ -421,7 +630,7 @@ mod tests {
         let b = decode_block("cn_r1_k1_s1_c960").unwrap();
         assert_eq!((b.kind, b.out_chs, b.act), (BlockKind::ConvBnAct, 960, None));
         assert_eq!(decode_block("ir_r1_k3_s1_e3.67_c24").unwrap().exp_ratio, 3.67);
-        for bad in ["xx_r1_k3_s1_c16", "ir_r1_k3_s1", "ir_r1_k4_s1_c8", "ir_r1_k3_s3_c8", "ir_r1_k3_s1_c8_cc4", "ir_rX_k3_s1_c8", "er_r1_k3_s1_e4_c24"] {
+        for bad in ["xx_r1_k3_s1_c16", "ir_r1_k3_s1", "ir_r1_k4_s1_c8", "ir_r1_k3_s3_c8", "ir_r1_k3_s1_c8_cc4", "ir_rX_k3_s1_c8", "mqa_r1_k3_h4_s1_d64_c160", "cn_r1_k1_s2_c8"] {
             assert!(matches!(decode_block(bad), Err(Error::UnsupportedArch(_))), "{bad}");
         }
     }

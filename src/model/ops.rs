@@ -7,7 +7,7 @@
 //! stride) and [`OpList::shapes`] walks it once per input size.
 
 use crate::kernels::{Act, ConvGeometry, Padding};
-use crate::model::arch::{BlockKind, BlockSpec, NetSpec};
+use crate::model::arch::{AntiAlias, BlockKind, BlockSpec, NetSpec};
 use serde::Serialize;
 
 /// Activation buffers of the arena. Block inputs alternate between `X` and `Y`.
@@ -83,6 +83,11 @@ pub enum Op {
     SqueezeExcite { reduce: Weights, reduce_act: Act, expand: Weights },
     /// Global average pool to one pixel.
     GlobalPool,
+    /// 2x2 average pool, stride 2 (anti-aliased downsampling).
+    AvgPool2,
+    /// Fixed 3x3 binomial blur ([1,2,1] x [1,2,1] / 16) per channel, stride 2, zero padding 1
+    /// (anti-aliased downsampling; not in the weights file).
+    Blur { channels: usize },
     /// Matrix-vector product on a pooled vector (head 1x1 conv, classifier) + bias + act.
     Linear { weights: Weights, act: Act },
 }
@@ -95,7 +100,8 @@ impl Op {
             Op::Pointwise { .. } => "pointwise",
             Op::Depthwise { .. } => "depthwise",
             Op::SqueezeExcite { .. } => "squeeze_excite",
-            Op::GlobalPool => "pool",
+            Op::GlobalPool | Op::AvgPool2 => "pool",
+            Op::Blur { .. } => "depthwise",
             Op::Linear { .. } => "linear",
         }
     }
@@ -105,7 +111,7 @@ impl Op {
         match self {
             Op::Conv { weights, .. } | Op::Pointwise { weights, .. } | Op::Depthwise { weights, .. } | Op::Linear { weights, .. } => vec![weights],
             Op::SqueezeExcite { reduce, expand, .. } => vec![reduce, expand],
-            Op::GlobalPool => vec![],
+            Op::GlobalPool | Op::AvgPool2 | Op::Blur { .. } => vec![],
         }
     }
 }
@@ -156,13 +162,15 @@ pub struct OpList {
 impl OpList {
     /// Lay out the network of `spec` as steps.
     pub fn build(spec: &NetSpec) -> OpList {
-        let mut b = Builder { steps: Vec::new(), cur: Buf::X };
+        let mut b = Builder { steps: Vec::new(), cur: Buf::X, aa: spec.aa };
         b.stem(spec);
         for block in &spec.blocks {
             match block.kind {
                 BlockKind::InvertedResidual => b.inverted_residual(block),
                 BlockKind::DepthwiseSeparable => b.depthwise_separable(block),
                 BlockKind::ConvBnAct => b.conv_bn_act(block),
+                BlockKind::EdgeResidual => b.edge_residual(block),
+                BlockKind::UniversalInvertedResidual => b.universal_inverted_residual(block),
             }
         }
         b.head(spec);
@@ -173,6 +181,8 @@ impl OpList {
     pub fn geometry(&self, step: &Step, input: Shape) -> Option<ConvGeometry> {
         match step.op {
             Op::Conv { kernel, stride, .. } | Op::Depthwise { kernel, stride, .. } => Some(ConvGeometry::new(input.h, input.w, kernel, stride, self.padding)),
+            // timm's BlurPool2d pads by 1 on every side whatever the model's padding.
+            Op::Blur { .. } => Some(ConvGeometry::new(input.h, input.w, 3, 2, Padding::Symmetric)),
             _ => None,
         }
     }
@@ -209,6 +219,12 @@ impl OpList {
                 // the depthwise before it).
                 Op::SqueezeExcite { reduce, .. } => (input, (2 * input.c * reduce.out_chs() + input.len()) as u64),
                 Op::GlobalPool => (Shape { h: 1, w: 1, c: input.c }, input.len() as u64),
+                Op::AvgPool2 => (Shape { h: input.h / 2, w: input.w / 2, c: input.c }, input.len() as u64),
+                Op::Blur { .. } => {
+                    let g = self.geometry(step, input).unwrap();
+                    let o = Shape { h: g.out_h, w: g.out_w, c: input.c };
+                    (o, (o.len() * 9) as u64)
+                }
                 Op::Linear { weights, .. } => {
                     let o = Shape { h: 1, w: 1, c: weights.out_chs() };
                     (o, (weights.in_chs() * weights.out_chs()) as u64)
@@ -259,6 +275,7 @@ impl OpList {
 struct Builder {
     steps: Vec<Step>,
     cur: Buf,
+    aa: Option<AntiAlias>,
 }
 
 impl Builder {
@@ -273,6 +290,28 @@ impl Builder {
         } else {
             Buf::X
         }
+    }
+
+    /// Stride of a block's strided conv: 1 when anti-aliasing does the downsampling after it.
+    fn conv_stride(&self, stride: usize) -> usize {
+        if self.aa.is_some() {
+            1
+        } else {
+            stride
+        }
+    }
+
+    /// The anti-aliased downsample after a strided conv (nothing at stride 1 or without aa):
+    /// from `src` into `dst`, returning the buffer holding the result.
+    fn anti_alias(&mut self, name: String, stride: usize, channels: usize, src: Buf, dst: Buf) -> Buf {
+        let op = match self.aa {
+            Some(_) if stride == 1 => return src,
+            None => return src,
+            Some(AntiAlias::AvgPool) => Op::AvgPool2,
+            Some(AntiAlias::Blur) => Op::Blur { channels },
+        };
+        self.push(name, op, src, dst);
+        dst
     }
 
     fn stem(&mut self, spec: &NetSpec) {
@@ -319,16 +358,69 @@ impl Builder {
         self.project(b, "conv_pw", "bn2", (Buf::Dw, b.mid_chs), if b.pw_act { b.act } else { Act::Identity });
     }
 
-    /// `cn` (1x1): conv + BN + act (+ residual).
+    /// `cn`: conv + BN + act; a 1x1 as a pointwise step (+ residual), else a full conv.
     fn conv_bn_act(&mut self, b: &BlockSpec) {
         let cur = self.cur;
-        self.project(b, "conv", "bn1", (cur, b.in_chs), b.act);
+        if b.kernel == 1 {
+            return self.project(b, "conv", "bn1", (cur, b.in_chs), b.act);
+        }
+        let p = &b.prefix;
+        let weights = Weights::conv_bn(format!("{p}.conv"), format!("{p}.bn1"), b.out_chs, b.in_chs, b.kernel);
+        let out = self.next_io();
+        let conv_out = if self.aa.is_some() && b.stride > 1 { Buf::Expanded } else { out };
+        self.push(format!("{p}.conv"), Op::Conv { kernel: b.kernel, stride: self.conv_stride(b.stride), weights, act: b.act }, cur, conv_out);
+        self.anti_alias(format!("{p}.aa"), b.stride, b.out_chs, conv_out, out);
+        self.cur = out;
+    }
+
+    /// `er`: full k x k conv expand + act -> 1x1 project (+ residual).
+    fn edge_residual(&mut self, b: &BlockSpec) {
+        let p = &b.prefix;
+        let weights = Weights::conv_bn(format!("{p}.conv_exp"), format!("{p}.bn1"), b.mid_chs, b.in_chs, b.kernel);
+        let op = Op::Conv { kernel: b.kernel, stride: self.conv_stride(b.stride), weights, act: b.act };
+        self.push(format!("{p}.conv_exp"), op, self.cur, Buf::Expanded);
+        let src = self.anti_alias(format!("{p}.aa"), b.stride, b.mid_chs, Buf::Expanded, Buf::Dw);
+        self.project(b, "conv_pwl", "bn2", (src, b.mid_chs), Act::Identity);
+    }
+
+    /// `uir`: [depthwise, no act] -> 1x1 expand + act -> [depthwise + act] -> 1x1 project (+
+    /// residual). The stride goes to the middle depthwise, or the first when there is none.
+    fn universal_inverted_residual(&mut self, b: &BlockSpec) {
+        let p = &b.prefix;
+        let mut src = self.cur;
+        if b.dw_start_kernel > 0 {
+            let k = b.dw_start_kernel;
+            let stride = if b.kernel == 0 { b.stride } else { 1 };
+            let weights = Weights::conv_bn(format!("{p}.dw_start.conv"), format!("{p}.dw_start.bn"), b.in_chs, 1, k);
+            let op = Op::Depthwise { kernel: k, stride: self.conv_stride(stride), weights, act: Act::Identity, channel_sums: false };
+            self.push(format!("{p}.dw_start"), op, src, Buf::Dw);
+            // The output buffer is free until the projection writes it.
+            let out = self.next_io();
+            src = self.anti_alias(format!("{p}.dw_start.aa"), stride, b.in_chs, Buf::Dw, out);
+        }
+        let weights = Weights::conv_bn(format!("{p}.pw_exp.conv"), format!("{p}.pw_exp.bn"), b.mid_chs, b.in_chs, 1);
+        self.push(format!("{p}.pw_exp"), Op::Pointwise { weights, act: b.act, residual: None }, src, Buf::Expanded);
+        src = Buf::Expanded;
+        if b.kernel > 0 {
+            let weights = Weights::conv_bn(format!("{p}.dw_mid.conv"), format!("{p}.dw_mid.bn"), b.mid_chs, 1, b.kernel);
+            let op = Op::Depthwise { kernel: b.kernel, stride: self.conv_stride(b.stride), weights, act: b.act, channel_sums: false };
+            self.push(format!("{p}.dw_mid"), op, src, Buf::Dw);
+            src = self.anti_alias(format!("{p}.dw_mid.aa"), b.stride, b.mid_chs, Buf::Dw, Buf::Expanded);
+        }
+        let weights = Weights::conv_bn(format!("{p}.pw_proj.conv"), format!("{p}.pw_proj.bn"), b.out_chs, b.mid_chs, 1);
+        let out = self.next_io();
+        let residual = b.skip.then_some(self.cur);
+        self.push(format!("{p}.pw_proj"), Op::Pointwise { weights, act: Act::Identity, residual }, src, out);
+        self.cur = out;
     }
 
     /// Global pool -> head 1x1 conv + act -> classifier.
     fn head(&mut self, spec: &NetSpec) {
         self.push("global_pool".into(), Op::GlobalPool, self.cur, Buf::Pooled);
-        let head = Weights::conv("conv_head".into(), spec.head_chs, spec.num_features, spec.head_bias);
+        let mut head = Weights::conv("conv_head".into(), spec.head_chs, spec.num_features, spec.head_bias);
+        if spec.head_norm {
+            head.bn = Some("norm_head".into());
+        }
         self.push("conv_head".into(), Op::Linear { weights: head, act: spec.act }, Buf::Pooled, Buf::Embedding);
         let classifier = Weights::linear("classifier".into(), spec.num_classes, spec.head_chs);
         self.push("classifier".into(), Op::Linear { weights: classifier, act: Act::Identity }, Buf::Embedding, Buf::Logits);

@@ -6,6 +6,8 @@ use crate::kernels::conv2d::{conv2d, pack_conv2d, padded_len};
 use crate::kernels::depthwise::{depthwise, zeros_len, PackedDepthwise};
 use crate::kernels::parallel::{with_team, Out, Team};
 use crate::kernels::pointwise::{pointwise, PackedPointwise};
+use crate::kernels::pool::avg_pool2;
+use crate::kernels::Act;
 use crate::kernels::squeeze_excite::{channel_mean, SqueezeExcite};
 use crate::model::arch::NetSpec;
 use crate::model::ops::{Buf, Op, OpList, StepShape};
@@ -39,7 +41,14 @@ impl Kernel {
                 reduce_act: *reduce_act,
                 expand: PackedPointwise::new(&folded[1].w, &folded[1].b, expand.in_chs(), expand.out_chs()),
             }),
-            Op::GlobalPool => Kernel::None,
+            // The blur's fixed filter, as depthwise weights: [1,2,1]/4 outer [1,2,1]/4 (exact in f32).
+            Op::Blur { channels } => {
+                let taps = [1.0f32, 2.0, 1.0].map(|v| v / 4.0);
+                let tile: Vec<f32> = taps.iter().flat_map(|&a| taps.map(|b| a * b)).collect();
+                let filter = tile.repeat(*channels);
+                Kernel::Depthwise(PackedDepthwise::new(&filter, &vec![0.0; *channels], *channels, 3))
+            }
+            Op::GlobalPool | Op::AvgPool2 => Kernel::None,
         }
     }
 
@@ -166,6 +175,7 @@ impl Network {
         for (step, s) in self.ops.steps.iter().zip(&shapes) {
             match step.op {
                 Op::Conv { .. } => cols = cols.max(padded_len(&self.ops.geometry(step, s.input).unwrap(), s.input.c)),
+                Op::Blur { .. } => zeros = zeros.max(zeros_len(&self.ops.geometry(step, s.input).unwrap(), s.input.c)),
                 Op::Depthwise { channel_sums, .. } => {
                     zeros = zeros.max(zeros_len(&self.ops.geometry(step, s.input).unwrap(), s.input.c));
                     if channel_sums {
@@ -271,6 +281,10 @@ impl Network {
                     se.apply(team, out, o.h * o.w, view(arena.row_sums, o.h * o.c), o.h, arena.se);
                 }
                 (Op::GlobalPool, Kernel::None) => channel_mean(team, src(), hw_in, s.input.c, out),
+                (Op::AvgPool2, Kernel::None) => avg_pool2(team, src(), s.input.h, s.input.w, s.input.c, out),
+                (Op::Blur { .. }, Kernel::Depthwise(d)) => {
+                    depthwise(team, src(), &self.ops.geometry(step, s.input).unwrap(), d, Act::Identity, zeros, out, None);
+                }
                 (Op::Linear { act, .. }, Kernel::Gemm(w)) => pointwise(team, src(), 1, w, *act, None, out),
                 _ => unreachable!("step {} has no matching kernel", step.name),
             }

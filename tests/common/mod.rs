@@ -41,7 +41,8 @@ pub fn weight_range(name: &str, shape: &[usize]) -> (f64, f64) {
     if shape.len() == 1 {
         let parts: Vec<&str> = name.split('.').collect();
         let module = parts[parts.len() - 2];
-        return if module.starts_with("bn") && name.ends_with(".weight") { (0.6, 1.2) } else { (-0.2, 0.2) };
+        let bn = module.starts_with("bn") || module == "norm_head";
+        return if bn && name.ends_with(".weight") { (0.6, 1.2) } else { (-0.2, 0.2) };
     }
     let fan_in: usize = shape[1..].iter().product();
     let a = (3.0 / fan_in as f64).sqrt();
@@ -80,6 +81,18 @@ pub fn random_weights(arch: &str, bn_scale: &HashMap<String, f64>) -> Vec<u8> {
         .map(|(n, s, v)| (n.as_str(), "F32", s.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()))
         .collect();
     serialize(&raw)
+}
+
+/// Names and shapes of every tensor the engine reads for `arch`, in reading order.
+pub fn requested_tensors(arch: &str) -> Vec<(String, Vec<usize>)> {
+    let spec = NetSpec::build(find_variant(arch).unwrap(), 1000).unwrap();
+    let mut names = Vec::new();
+    let mut record = |name: &str, shape: &[usize]| {
+        names.push((name.to_string(), shape.to_vec()));
+        vec![0.5; shape.iter().product()]
+    };
+    load_network_from(&spec, &mut record).unwrap();
+    names
 }
 
 pub fn bn_scales(fixture: &SafeTensors, arch: &str) -> HashMap<String, f64> {

@@ -205,6 +205,12 @@ impl Preprocessor {
             let src = &pixels[r * stride..r * stride + self.src_w * channels];
             let dst = &mut self.tmp[(y - self.first_row) * ncols * 3..][..ncols * 3];
             match &self.horiz {
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                Some(h) if channels == 4 => {
+                    // SAFETY: every tap window lies inside the source row (Taps::new clamps
+                    // start + n to in_size = src_w), and dst holds ncols RGB pixels.
+                    unsafe { resample_row_rgba_simd(src, h, dst) };
+                }
                 Some(h) => {
                     for i in 0..ncols {
                         let (start, k) = h.get(i);
@@ -240,17 +246,23 @@ impl Preprocessor {
         let size = self.cfg.input_size;
         let ncols = self.cols.len();
         let mut out = vec![0u8; size * size * 3];
+        // One output row's sums: taps outer, pixels inner (a loop the compiler vectorizes);
+        // every sum still adds its taps in order, as PIL does.
+        let mut acc = vec![0i32; ncols * 3];
         for (i, oy) in self.rows.clone().enumerate() {
             let dst = &mut out[(oy * size + self.cols.start) * 3..][..ncols * 3];
             match &self.vert {
                 Some(v) => {
                     let (start, k) = v.get(i);
-                    for (x, d) in dst.iter_mut().enumerate() {
-                        let mut acc = 1i32 << (PRECISION_BITS - 1);
-                        for (j, &kj) in k.iter().enumerate() {
-                            acc += self.tmp[(start + j - self.first_row) * ncols * 3 + x] as i32 * kj;
+                    acc.fill(1i32 << (PRECISION_BITS - 1));
+                    for (j, &kj) in k.iter().enumerate() {
+                        let row = &self.tmp[(start + j - self.first_row) * ncols * 3..][..ncols * 3];
+                        for (a, &t) in acc.iter_mut().zip(row) {
+                            *a += t as i32 * kj;
                         }
-                        *d = clip8(acc);
+                    }
+                    for (d, &a) in dst.iter_mut().zip(&acc) {
+                        *d = clip8(a);
                     }
                 }
                 None => {
@@ -269,11 +281,49 @@ impl Preprocessor {
     }
 }
 
-/// ToTensor + Normalize on RGB bytes.
+/// ToTensor + Normalize on RGB bytes: (v / 255 - mean) / std, looked up in a table of the 256
+/// values per channel computed by that same expression (so bit-identical, without a division
+/// per element).
 pub fn normalize(rgb: &[u8], cfg: &PreprocessConfig) -> Vec<f32> {
-    rgb.chunks_exact(3)
-        .flat_map(|p| (0..3).map(move |c| (p[c] as f32 / 255.0 - cfg.mean[c]) / cfg.std[c]))
-        .collect()
+    let table: Vec<[f32; 256]> = (0..3)
+        .map(|c| std::array::from_fn(|v| (v as f32 / 255.0 - cfg.mean[c]) / cfg.std[c]))
+        .collect();
+    let mut out = vec![0f32; rgb.len() / 3 * 3];
+    for (o, p) in out.chunks_exact_mut(3).zip(rgb.chunks_exact(3)) {
+        o[0] = table[0][p[0] as usize];
+        o[1] = table[1][p[1] as usize];
+        o[2] = table[2][p[2] as usize];
+    }
+    out
+}
+
+/// The horizontal pass on one RGBA row with wasm SIMD128: each output pixel is one i32x4 sum of
+/// its taps (alpha rides along in lane 3 and is dropped), the same fixed-point sums in the same
+/// order as the scalar loop of `push_rows` (its reference twin; tests compare RGBA with RGB).
+///
+/// # Safety
+/// `src` must hold the RGBA pixels of every tap window of `h`, `dst` 3 bytes per output.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+unsafe fn resample_row_rgba_simd(src: &[u8], h: &Taps, dst: &mut [u8]) {
+    use core::arch::wasm32::*;
+    let half = i32x4_splat(1 << (PRECISION_BITS - 1));
+    for (i, d) in dst.chunks_exact_mut(3).enumerate() {
+        let (start, k) = h.get(i);
+        debug_assert!((start + k.len()) * 4 <= src.len());
+        let mut acc = half;
+        let mut p = src.as_ptr().add(start * 4);
+        for &kj in k {
+            let px = u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v128_load32_zero(p as *const u32)));
+            acc = i32x4_add(acc, i32x4_mul(px, i32x4_splat(kj)));
+            p = p.add(4);
+        }
+        // >> PRECISION_BITS, then the saturating narrows clamp to 0..=255 as clip8 does.
+        let v = i32x4_shr(acc, PRECISION_BITS);
+        let b = u8x16_narrow_i16x8(i16x8_narrow_i32x4(v, v), i16x8_narrow_i32x4(v, v));
+        d[0] = u8x16_extract_lane::<0>(b);
+        d[1] = u8x16_extract_lane::<1>(b);
+        d[2] = u8x16_extract_lane::<2>(b);
+    }
 }
 
 /// Whole-image convenience: `pixels` is tightly packed RGB (3) or RGBA (4) rows.
@@ -313,6 +363,35 @@ mod tests {
         let mut p = Preprocessor::new(&cfg(8, 1.0, Interpolation::Bicubic), 8, 8).unwrap();
         p.push_rows(0, &px, 3, 24).unwrap();
         assert_eq!(p.finish_u8().unwrap(), px);
+    }
+
+    /// RGBA rows take the SIMD horizontal pass in wasm builds, RGB rows the scalar one: equal
+    /// bytes, for down- and upscaling, both filters.
+    #[test]
+    fn rgba_equals_rgb_when_up_and_downscaling() {
+        for &(w, h, size, crop_pct) in &[(37, 53, 16, 0.875), (11, 9, 16, 0.875), (300, 7, 24, 0.875), (19, 40, 16, 1.0)] {
+            let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 131 + i / 7) % 256) as u8).collect();
+            let rgba: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[0], p[1], p[2], 255 - p[0]]).collect();
+            for interp in [Interpolation::Bilinear, Interpolation::Bicubic] {
+                let c = cfg(size, crop_pct, interp);
+                let mut a = Preprocessor::new(&c, w, h).unwrap();
+                a.push_rows(0, &rgb, 3, w * 3).unwrap();
+                let mut b = Preprocessor::new(&c, w, h).unwrap();
+                b.push_rows(0, &rgba, 4, w * 4).unwrap();
+                assert_eq!(a.finish_u8().unwrap(), b.finish_u8().unwrap(), "{w}x{h} -> {size} {interp:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn normalize_table_equals_the_expression() {
+        let c = PreprocessConfig { input_size: 1, crop_pct: 1.0, interpolation: Interpolation::Bicubic, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+        let rgb: Vec<u8> = (0..=255u8).flat_map(|v| [v, 255 - v, v / 3]).collect();
+        let got = normalize(&rgb, &c);
+        for (i, (&g, &v)) in got.iter().zip(&rgb).enumerate() {
+            let ch = i % 3;
+            assert_eq!(g.to_bits(), ((v as f32 / 255.0 - c.mean[ch]) / c.std[ch]).to_bits());
+        }
     }
 
     #[test]

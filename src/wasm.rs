@@ -48,10 +48,16 @@ pub fn build_kind() -> String {
     if cfg!(feature = "threads") { "threaded" } else { "single" }.into()
 }
 
-/// Threads in rayon's pool (1 in the single-threaded build).
+/// Threads a forward pass uses: rayon's pool, capped by `setThreadLimit` (1 in the single build).
 #[wasm_bindgen(js_name = threadCount)]
 pub fn thread_count() -> usize {
-    rayon::current_num_threads()
+    crate::kernels::parallel::team_threads()
+}
+
+/// Use at most `n` pool threads per forward pass (0: all); for the runtime's 'auto' threads.
+#[wasm_bindgen(js_name = setThreadLimit)]
+pub fn set_thread_limit(n: usize) {
+    crate::kernels::parallel::set_team_limit(n)
 }
 
 /// Test hook for the runtime's crash recovery: panics on this thread, or (`in_pool`) on every

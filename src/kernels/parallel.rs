@@ -19,6 +19,28 @@ use std::sync::{Condvar, Mutex};
 /// no pause instruction, so its iterations are shorter.
 const SPIN_LIMIT: u32 = if cfg!(target_family = "wasm") { 1 << 18 } else { 1 << 16 };
 
+thread_local! {
+    /// Most members the teams started by this thread get; 0: the whole pool. The browser
+    /// runtime lowers it when it measures that fewer threads run faster than the pool has (e.g.
+    /// WebKit reports 4 cores on 2), because a wasm thread pool cannot shrink once started.
+    /// Per calling thread, so one engine's setting does not leak into another's.
+    static TEAM_LIMIT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Cap the size of the teams that this thread starts from now on (0: no cap).
+pub fn set_team_limit(n: usize) {
+    TEAM_LIMIT.with(|l| l.set(n));
+}
+
+/// Members a team started by this thread gets from the current rayon pool.
+pub fn team_threads() -> usize {
+    let pool = rayon::current_num_threads();
+    match TEAM_LIMIT.with(|l| l.get()) {
+        0 => pool,
+        n => pool.min(n),
+    }
+}
+
 /// Set while a team runs. Two teams sharing pool threads could each wait for a thread busy in
 /// the other, so a forward pass that finds a team running goes solo instead.
 static TEAM_ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -151,7 +173,7 @@ impl<'a> Team<'a> {
 /// outside the pool), or alone on the calling thread when the pool has one thread or another
 /// team is running. Returns the team size used.
 pub fn with_team(f: impl Fn(&Team) + Sync) -> usize {
-    let threads = rayon::current_num_threads();
+    let threads = team_threads();
     if threads <= 1 || TEAM_ACTIVE.compare_exchange(false, true, Acquire, Relaxed).is_err() {
         f(&Team::solo());
         return 1;
@@ -164,7 +186,12 @@ pub fn with_team(f: impl Fn(&Team) + Sync) -> usize {
     }
     let _done = Done;
     let sync = TeamSync::new(threads);
-    rayon::broadcast(|ctx| f(&Team::member(ctx.index(), &sync)));
+    // Pool threads beyond the team limit return at once.
+    rayon::broadcast(|ctx| {
+        if ctx.index() < threads {
+            f(&Team::member(ctx.index(), &sync))
+        }
+    });
     threads
 }
 
@@ -241,6 +268,39 @@ mod tests {
             })
         });
         assert_eq!(total.load(Relaxed), 24 * 50 * 5);
+    }
+
+    /// A limited team uses only that many pool threads, and every task still runs once.
+    #[cfg(not(target_family = "wasm"))]
+    #[test]
+    fn team_limit_caps_the_members() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        // Retried while another test's team runs (this one then goes solo and does not count).
+        for _ in 0..10_000 {
+            let (max_index, total) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let size = pool.install(|| {
+                set_team_limit(2);
+                let size = with_team(|team| {
+                    max_index.fetch_max(team.index, Relaxed);
+                    for _ in 0..20 {
+                        team.stage(9, |_| {
+                            total.fetch_add(1, Relaxed);
+                        });
+                    }
+                });
+                set_team_limit(0);
+                size
+            });
+            if size == 1 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                continue;
+            }
+            assert_eq!(size, 2);
+            assert!(max_index.load(Relaxed) <= 1);
+            assert_eq!(total.load(Relaxed), 20 * 9);
+            return;
+        }
+        panic!("no team formed");
     }
 
     #[test]

@@ -72,20 +72,29 @@ setup_browser() {
   fi
 }
 
+# The wasm builds, one "name threads relaxedSimd" line each (1/0), from js/builds.js: the list the
+# runtime (worker.js) and the packaging step read too.
+wasm_builds() {
+  node --input-type=module -e "import { BUILDS } from '$ROOT/js/builds.js';
+    for (const b of BUILDS) console.log(b.name, b.threads ? 1 : 0, b.relaxedSimd ? 1 : 0);"
+}
+
 # cargo build of the cdylib for wasm32 -> wasm-bindgen (--target web) -> wasm-opt.
 build_wasm() {
-  local kind=$1 out="$ROOT/js/wasm/$1"
-  local target_dir="$ROOT/target/wasm-$kind"
-  if [ "$kind" = threaded ]; then
+  local kind=$1 threads=$2 relaxed=$3 out="$ROOT/js/wasm/$1"
+  local target_dir="$ROOT/target/wasm-$kind" simd=+simd128
+  [ "$relaxed" = 1 ] && simd+=,+relaxed-simd
+  local t0=$SECONDS
+  if [ "$threads" = 1 ]; then
     # Since Rust PR #147225 (2025-10) +atomics no longer implies a shared memory: ask wasm-ld for
     # it (imported, so wasm-bindgen can hand it to the rayon workers) and for the TLS exports.
     local shared="-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--export=__wasm_init_tls"
     shared+=" -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
-    RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--max-memory=$MAX_MEMORY $shared" \
+    RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,$simd -C link-arg=--max-memory=$MAX_MEMORY $shared" \
       cargo "+$NIGHTLY" build --lib --release --target wasm32-unknown-unknown --features threads \
       -Z build-std=panic_abort,std --target-dir "$target_dir"
   else
-    RUSTFLAGS="-C target-feature=+simd128" \
+    RUSTFLAGS="-C target-feature=$simd" \
       cargo "+$STABLE" build --lib --release --target wasm32-unknown-unknown --target-dir "$target_dir"
   fi
   rm -rf "$out" && mkdir -p "$out"
@@ -94,7 +103,8 @@ build_wasm() {
   local opt="$ROOT/node_modules/.bin/wasm-opt"
   if [ -x "$opt" ]; then
     local flags=(-O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
-    [ "$kind" = threaded ] && flags+=(--enable-threads)
+    [ "$threads" = 1 ] && flags+=(--enable-threads)
+    [ "$relaxed" = 1 ] && flags+=(--enable-relaxed-simd)
     "$opt" "${flags[@]}" "$out/mobilenetv3_bg.wasm" -o "$out/mobilenetv3_bg.wasm.opt" &&
       mv "$out/mobilenetv3_bg.wasm.opt" "$out/mobilenetv3_bg.wasm"
   else
@@ -103,16 +113,25 @@ build_wasm() {
   local raw gz
   raw=$(stat -c %s "$out/mobilenetv3_bg.wasm")
   gz=$(gzip -9 -c "$out/mobilenetv3_bg.wasm" | wc -c)
-  log "$kind: mobilenetv3_bg.wasm $raw bytes, $gz gzipped"
+  log "$kind: mobilenetv3_bg.wasm $raw bytes, $gz gzipped ($((SECONDS - t0)) s)"
 }
 
-# build_wasm KIND, unless its inputs are unchanged since the last build of KIND (so `./build.sh
-# serve` twice does not rebuild): the crate's sources and manifests, the toolchain pins, the
-# flags (build_wasm's own text), wasm-bindgen and wasm-opt versions. The fingerprint lives in
-# KIND's target dir. BUILD_FORCE=1 rebuilds anyway.
+build_all_wasm() {
+  local list line
+  list=$(wasm_builds)
+  while read -r line; do
+    # shellcheck disable=SC2086 # "name threads relaxedSimd"
+    build_wasm_if_changed $line
+  done <<<"$list"
+}
+
+# build_wasm KIND THREADS RELAXED, unless its inputs are unchanged since the last build of KIND (so
+# `./build.sh serve` twice does not rebuild): the crate's sources and manifests, the toolchain pins,
+# the flags (build_wasm's own text and its arguments), wasm-bindgen and wasm-opt versions. The
+# fingerprint lives in KIND's target dir. BUILD_FORCE=1 rebuilds anyway.
 build_wasm_if_changed() {
   local kind=$1 out="$ROOT/js/wasm/$1" stamp="$ROOT/target/wasm-$1/inputs.sha256" inputs
-  inputs=$( { echo "$kind $NIGHTLY $STABLE $WASM_BINDGEN_VERSION $MAX_MEMORY"; declare -f build_wasm
+  inputs=$( { echo "$* $NIGHTLY $STABLE $WASM_BINDGEN_VERSION $MAX_MEMORY"; declare -f build_wasm
               cat Cargo.toml Cargo.lock rust-toolchain.toml
               find src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
               wasm-bindgen --version; "$ROOT/node_modules/.bin/wasm-opt" --version 2>/dev/null || true
@@ -123,15 +142,14 @@ build_wasm_if_changed() {
     return
   fi
   rm -f "$stamp"
-  build_wasm "$kind"
+  build_wasm "$@"
   echo "$inputs" >"$stamp"
 }
 
 build_all() {
   setup_rust
   setup_node
-  build_wasm_if_changed single
-  build_wasm_if_changed threaded
+  build_all_wasm
   node js/tools/prepack.mjs   # npm package layout (inlines the rayon helper into the threaded glue)
 }
 
@@ -140,7 +158,7 @@ shift || true
 case "$cmd" in
   setup) setup_rust; setup_node; setup_browser ;;
   build) build_all ;;
-  wasm) setup_rust; build_wasm single; build_wasm threaded ;;
+  wasm) setup_rust; build_all_wasm ;;
   serve) build_all; exec node www/serve.mjs "$@" ;;
   test)
     build_all

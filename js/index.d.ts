@@ -203,7 +203,7 @@ export interface ClassifierInfo {
   embeddingSize: number;
   /** Threads doing inference (1 for the single-threaded build). */
   threads: number;
-  /** SIMD backend of the engine, e.g. 'wasm-simd128'. */
+  /** SIMD backend of the engine: 'wasm-relaxed-simd' (fused multiply-add) or 'wasm-simd128'. */
   simd: string;
   crossOriginIsolated: boolean;
   build: 'threaded' | 'single';

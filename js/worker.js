@@ -2,7 +2,7 @@
 // Started by index.js; not part of the public API.
 //
 // Protocol (one request in flight at a time; index.js queues):
-//   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads }
+//   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads, autoThreads? }
 //                   { id, op: 'init',  weights: Blob, config: string }
 //                   { id, op: 'run',   source: Source, topk, embed: boolean, probabilities?: boolean }
 //                   { id, op: 'stats', gc?: boolean }   (test hook: memory figures)
@@ -12,18 +12,8 @@
 //          | { kind: 'frame', frame: VideoFrame }   | { kind: 'rgba', width, height, data: Uint8ClampedArray }
 // `fatal: true` means the wasm instance trapped (Rust panic): the worker must be discarded.
 //
-// URLs are literal `new URL('./…', import.meta.url)` so bundlers (Vite, webpack) emit the files.
 
-const BUILDS = {
-  threaded: {
-    glue: () => new URL('./wasm/threaded/mobilenetv3.js', import.meta.url),
-    wasm: () => new URL('./wasm/threaded/mobilenetv3_bg.wasm', import.meta.url),
-  },
-  single: {
-    glue: () => new URL('./wasm/single/mobilenetv3.js', import.meta.url),
-    wasm: () => new URL('./wasm/single/mobilenetv3_bg.wasm', import.meta.url),
-  },
-};
+import { buildCandidates } from './builds.js';
 
 // Rows per pushRows strip: about 4 MiB of RGBA, so wasm memory stays bounded for huge images.
 const STRIP_BYTES = 4 << 20;
@@ -31,6 +21,7 @@ const STRIP_BYTES = 4 << 20;
 let glue = null; // the wasm-bindgen module
 let exportsWasm = null; // raw wasm exports (memory)
 let build = null;
+let autoThreads = false; // threads: 'auto' (tune the team size on the first init)
 let engine = null;
 let canvas = null; // reused strip canvas
 let ctx = null;
@@ -43,8 +34,8 @@ class WorkerError extends Error {
   }
 }
 
-async function importGlue(kind) {
-  const url = BUILDS[kind].glue().href;
+async function importGlue(b) {
+  const url = b.glue().href;
   // A template literal on purpose: Vite's dev server rewrites `import(variable)` into
   // `import(__vite__injectQuery(variable))`, which pulls its HMR client into this worker (it then
   // touches `document` and throws when the dev server goes away). `${url}` counts as a string.
@@ -71,18 +62,18 @@ function simulateThreadedFailure(what) {
   };
 }
 
-async function load({ build: wanted, threads, simulateFailure }) {
-  const attempts = wanted === 'threaded' ? ['threaded', 'single'] : ['single'];
+async function load({ build: wanted, threads, simulateFailure, autoThreads: auto }) {
+  autoThreads = !!auto;
   let firstError = null;
-  for (const kind of attempts) {
-    const undo = kind === 'threaded' && simulateFailure ? simulateThreadedFailure(simulateFailure) : () => {};
+  for (const b of buildCandidates(wanted === 'threaded')) {
+    const undo = b.threads && simulateFailure ? simulateThreadedFailure(simulateFailure) : () => {};
     try {
-      const g = await importGlue(kind);
-      exportsWasm = await g.default({ module_or_path: BUILDS[kind].wasm() });
-      if (kind === 'threaded') await g.initThreadPool(threads);
+      const g = await importGlue(b);
+      exportsWasm = await g.default({ module_or_path: b.wasm() });
+      if (b.threads) await g.initThreadPool(threads);
       glue = g;
-      build = kind;
-      return { build, threads: g.threadCount(), fallbackReason: firstError ? String(firstError.message || firstError) : undefined };
+      build = b.threads ? 'threaded' : 'single';
+      return { build, wasmBuild: b.name, threads: g.threadCount(), fallbackReason: firstError ? String(firstError.message || firstError) : undefined };
     } catch (e) {
       firstError = firstError || e;
     } finally {
@@ -144,9 +135,44 @@ async function init({ weights, config }) {
   if (engine) { engine.free(); engine = null; }
   engine = newEngine(bytes, config, configuredInputSize(config));
   const info = JSON.parse(engine.info());
+  if (autoThreads && build === 'threaded') {
+    info.autoThreads = tuneThreads(info.inputSize);
+    autoThreads = false;
+  }
   info.threads = glue.threadCount();
   info.build = build;
   return info;
+}
+
+/**
+ * threads: 'auto' starts min(hardwareConcurrency, 4) pool threads, but browsers can overstate the
+ * cores (WebKit reports 4 on a 2-core machine, where 4 threads run slower than 1). With more
+ * than 2, time forward passes on a synthetic input with 1, 2, ... the pool's threads and keep the
+ * fastest (the pool cannot shrink, so the rest stay idle). Returns why, for info.buildReason.
+ */
+function tuneThreads(size) {
+  const pool = glue.threadCount();
+  if (pool <= 2) return null;
+  const counts = [];
+  for (let n = pool; n >= 1; n = n > 2 ? Math.ceil(n / 2) : n - 1) counts.push(n);
+  const x = new Float32Array(size * size * 3).fill(0.5);
+  engine.runTensor(x, size); // warm-up
+  const best = new Map();
+  for (let round = 0; round < 2; round++) {
+    for (const n of counts) {
+      glue.setThreadLimit(n);
+      const t0 = performance.now();
+      engine.runTensor(x, size);
+      const ms = performance.now() - t0;
+      best.set(n, Math.min(best.get(n) ?? Infinity, ms));
+    }
+  }
+  // The fastest; fewer threads when within 5% (less contention with the page and other tabs).
+  const fastest = Math.min(...best.values());
+  const chosen = Math.min(...counts.filter((n) => best.get(n) <= fastest * 1.05));
+  glue.setThreadLimit(chosen);
+  const hc = navigator.hardwareConcurrency;
+  return `auto: hardwareConcurrency ${hc}; a forward pass took ${counts.map((n) => `${best.get(n).toFixed(1)} ms with ${n}`).join(', ')}: ${chosen} thread${chosen > 1 ? 's' : ''}`;
 }
 
 function ensureCanvas(w, h) {

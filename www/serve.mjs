@@ -26,6 +26,7 @@ import { createReadStream, existsSync, promises as fs, readFileSync, statSync, r
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { requestPath, fileUnder } from '../tools/request-path.mjs';
+import { BUILDS } from '../js/builds.js';
 
 const WWW = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(WWW, '..');
@@ -197,16 +198,18 @@ function viteConfig({ weightsDir, port, host, logLevel, outDir, reload }) {
 }
 
 export async function startDemoServer({ weightsDir, port = 8080, host = 'localhost', build = false, outDir, reload = true, logLevel = 'info' } = {}) {
-  const wasm = ['single', 'threaded'].map((b) => path.join(ROOT, 'js', 'wasm', b, 'mobilenetv3_bg.wasm'));
+  const wasm = BUILDS.map((b) => path.join(ROOT, 'js', 'wasm', b.name, 'mobilenetv3_bg.wasm'));
   const missing = wasm.filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')}: run ./build.sh first`);
   if (build) {
     // A production build copies the glue as an asset without following its imports: the rayon
     // helper must be inlined (js/tools/prepack.mjs, run by ./build.sh; `./build.sh wasm` alone
     // leaves a snippet import that the built page could not load).
-    const glue = readFileSync(path.join(ROOT, 'js', 'wasm', 'threaded', 'mobilenetv3.js'), 'utf8');
-    if (/from '\.\/snippets\//.test(glue)) {
-      throw new Error('js/wasm/threaded/mobilenetv3.js still imports a snippet: run ./build.sh (its packaging step, js/tools/prepack.mjs, inlines it) before --build');
+    for (const b of BUILDS.filter((x) => x.threads)) {
+      const glue = readFileSync(path.join(ROOT, 'js', 'wasm', b.name, 'mobilenetv3.js'), 'utf8');
+      if (/from '\.\/snippets\//.test(glue)) {
+        throw new Error(`js/wasm/${b.name}/mobilenetv3.js still imports a snippet: run ./build.sh (its packaging step, js/tools/prepack.mjs, inlines it) before --build`);
+      }
     }
   }
   const vite = await import('vite');

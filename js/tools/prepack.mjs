@@ -1,5 +1,5 @@
-// Makes js/ ready to publish: checks that ./build.sh produced both wasm builds, and replaces the
-// threaded glue's import of wasm-bindgen-rayon's worker helper (a "snippet" file) by an inline
+// Makes js/ ready to publish: checks that ./build.sh produced every wasm build (js/builds.js), and
+// replaces each threaded glue's import of wasm-bindgen-rayon's worker helper (a "snippet" file) by an inline
 // `startWorkers` of our own. Why:
 //  - one self-contained glue file per build: bundlers that copy the glue as an asset
 //    (new URL(..., import.meta.url)) need nothing beside it;
@@ -11,9 +11,10 @@
 import { readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUILDS } from '../builds.js';
 
 const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const need = ['single', 'threaded'].flatMap((b) => [`wasm/${b}/mobilenetv3.js`, `wasm/${b}/mobilenetv3_bg.wasm`]);
+const need = BUILDS.flatMap((b) => [`wasm/${b.name}/mobilenetv3.js`, `wasm/${b.name}/mobilenetv3_bg.wasm`]);
 const missing = need.filter((f) => !existsSync(path.join(pkg, f)));
 if (missing.length) {
   console.error(`prepack: missing ${missing.join(', ')}: run ./build.sh (from the repository root) first`);
@@ -59,15 +60,18 @@ async function startWorkers(module, memory, builder) {
 // --- end of startWorkers ---
 `;
 
-const gluePath = path.join(pkg, 'wasm/threaded/mobilenetv3.js');
-let glue = readFileSync(gluePath, 'utf8');
-const re = /^import \{ startWorkers \} from '\.\/snippets\/[^']+';\n/m;
-if (re.test(glue)) {
-  glue = glue.replace(re, () => START_WORKERS);
-  writeFileSync(gluePath, glue);
-  rmSync(path.join(pkg, 'wasm/threaded/snippets'), { recursive: true, force: true });
-  console.error('prepack: wasm/threaded/mobilenetv3.js now carries its own startWorkers');
-}
-if (/from '\.\/snippets\//.test(glue) || !glue.includes('async function startWorkers(')) {
-  throw new Error('prepack: the threaded glue does not have the expected startWorkers (wasm-bindgen-rayon changed?)');
+for (const b of BUILDS.filter((x) => x.threads)) {
+  const dir = `wasm/${b.name}`;
+  const gluePath = path.join(pkg, dir, 'mobilenetv3.js');
+  let glue = readFileSync(gluePath, 'utf8');
+  const re = /^import \{ startWorkers \} from '\.\/snippets\/[^']+';\n/m;
+  if (re.test(glue)) {
+    glue = glue.replace(re, () => START_WORKERS);
+    writeFileSync(gluePath, glue);
+    rmSync(path.join(pkg, dir, 'snippets'), { recursive: true, force: true });
+    console.error(`prepack: ${dir}/mobilenetv3.js now carries its own startWorkers`);
+  }
+  if (/from '\.\/snippets\//.test(glue) || !glue.includes('async function startWorkers(')) {
+    throw new Error(`prepack: the glue of ${dir} does not have the expected startWorkers (wasm-bindgen-rayon changed?)`);
+  }
 }

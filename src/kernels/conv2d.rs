@@ -148,8 +148,8 @@ unsafe fn conv_micro<const R: usize>(
             let w1 = F32x4::load(wt.add(4));
             for (r, a) in acc.iter_mut().enumerate() {
                 let av = F32x4::load_splat(row.add(r * s * cin + j));
-                a[0] = a[0].add(av.mul(w0));
-                a[1] = a[1].add(av.mul(w1));
+                a[0] = a[0].mul_add(av, w0);
+                a[1] = a[1].mul_add(av, w1);
             }
             wt = wt.add(NR);
         }
@@ -179,9 +179,7 @@ mod tests {
                 let mut got = vec![0f32; want.len()];
                 let mut padded = vec![f32::NAN; padded_len(&g, cin)];
                 conv2d(&Team::solo(), &input, &g, cin, &pack_conv2d(&w, &b, n, cin, k), Act::HardSwish, Out::new(&mut padded), Out::new(&mut got));
-                for (i, (x, y)) in got.iter().zip(&want).enumerate() {
-                    assert_eq!(x.to_bits(), y.to_bits(), "{h}x{w_} {pad:?} at {i}: {x} vs {y}");
-                }
+                crate::kernels::simd::assert_kernel_matches(&got, &want, cin * k * k, &format!("{h}x{w_} {pad:?}"));
             }
         }
     }

@@ -164,8 +164,8 @@ unsafe fn gemv(a: *const f32, w: &PackedPointwise, act: Act, residual: Option<*c
             let av = F32x4::load_splat(a.add(kk));
             for j in 0..GEMV_PANELS {
                 let q = wp[j].add(kk * NR);
-                acc[2 * j] = acc[2 * j].add(av.mul(F32x4::load(q)));
-                acc[2 * j + 1] = acc[2 * j + 1].add(av.mul(F32x4::load(q.add(4))));
+                acc[2 * j] = acc[2 * j].mul_add(av, F32x4::load(q));
+                acc[2 * j + 1] = acc[2 * j + 1].mul_add(av, F32x4::load(q.add(4)));
             }
         }
         for j in 0..GEMV_PANELS {
@@ -289,8 +289,8 @@ unsafe fn micro<const R: usize>(
         let w1 = F32x4::load(wp.add(4));
         for (r, row) in acc.iter_mut().enumerate() {
             let av = F32x4::load_splat(a.add(r * k + kk));
-            row[0] = row[0].add(av.mul(w0));
-            row[1] = row[1].add(av.mul(w1));
+            row[0] = row[0].mul_add(av, w0);
+            row[1] = row[1].mul_add(av, w1);
         }
         wp = wp.add(NR);
     }
@@ -316,9 +316,7 @@ mod tests {
         let packed = PackedPointwise::new(&w, &b, k, n);
         let mut got = vec![f32::NAN; m * n];
         pointwise(&Team::solo(), &a, m, &packed, act, r, Out::new(&mut got));
-        for (i, (x, y)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(x.to_bits(), y.to_bits(), "m{m} k{k} n{n} {act:?} at {i}: {x} vs {y}");
-        }
+        crate::kernels::simd::assert_kernel_matches(&got, &want, k, &format!("m{m} k{k} n{n} {act:?} residual {with_res}"));
     }
 
     #[test]

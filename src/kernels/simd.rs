@@ -3,7 +3,13 @@
 //! The fast kernels are written once against `F32x4`. On wasm32 with `+simd128` it is a `v128`
 //! (what ships to browsers); on x86_64 it is an SSE register, so `cargo test` natively runs the
 //! very same kernel code (tiling, edge handling, accumulation order) that runs in the browser.
-//! Only mul and add are used (no FMA), so every platform rounds identically.
+//!
+//! Instruction sets (one kernel source, one variant per build, named by `SIMD_BACKEND`):
+//! - `wasm-simd128`, `sse2`: `mul_add` is a mul then an add, so these round identically and the
+//!   kernels equal their plain references bit for bit;
+//! - `wasm-relaxed-simd` (`+relaxed-simd`): `mul_add` is `f32x4.relaxed_madd`, which the engine
+//!   may fuse (one rounding: x86 FMA3, ARM fmla) or not. Kernels then match their references
+//!   within an FMA tolerance (`FUSED_MADD` tells the tests which comparison applies).
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -43,6 +49,18 @@ mod imp {
         #[inline(always)]
         pub fn mul(self, o: Self) -> Self {
             Self(f32x4_mul(self.0, o.0))
+        }
+        /// self + a * b: relaxed (possibly fused) multiply-add in the relaxed-SIMD build.
+        #[cfg(target_feature = "relaxed-simd")]
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(f32x4_relaxed_madd(a.0, b.0, self.0))
+        }
+        /// self + a * b, rounded twice (mul, then add).
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            self.add(a.mul(b))
         }
         /// max(self, o) for non-NaN inputs (maps to a single maxps in V8).
         #[inline(always)]
@@ -102,6 +120,11 @@ mod imp {
         #[inline(always)]
         pub fn mul(self, o: Self) -> Self {
             unsafe { Self(_mm_mul_ps(self.0, o.0)) }
+        }
+        /// self + a * b, rounded twice (SSE2 has no FMA; as the SIMD128 build).
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            self.add(a.mul(b))
         }
         #[inline(always)]
         pub fn max(self, o: Self) -> Self {
@@ -172,6 +195,10 @@ mod imp {
             self.map2(o, |a, b| a * b)
         }
         #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            self.add(a.mul(b))
+        }
+        #[inline(always)]
         pub fn max(self, o: Self) -> Self {
             self.map2(o, |a, b| if a < b { b } else { a })
         }
@@ -193,13 +220,47 @@ mod imp {
 pub use imp::F32x4;
 
 /// Human-readable name of the vector implementation compiled in.
-pub const SIMD_BACKEND: &str = if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+pub const SIMD_BACKEND: &str = if cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd")) {
+    "wasm-relaxed-simd"
+} else if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
     "wasm-simd128"
 } else if cfg!(target_arch = "x86_64") {
     "sse2"
 } else {
     "scalar"
 };
+
+/// Whether `F32x4::mul_add` may round once (relaxed SIMD): kernels then match their plain
+/// references within `madd_tolerance`, otherwise bit for bit.
+pub const FUSED_MADD: bool = cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"));
+
+/// Largest |fast - reference| allowed for an output that sums `terms` products into `reference`
+/// when one side may fuse its multiply-adds: each fused step skips one product rounding
+/// (<= eps/2 of the product) and the partial sums then round differently (<= eps/2 of the sum
+/// each), so the gap grows with the number of terms and the magnitude. Products in the kernel
+/// tests are <= 1, and the accumulated values are O(sqrt(terms)). Zero without fusion: exact.
+pub fn madd_tolerance(terms: usize, reference: f32) -> f32 {
+    if FUSED_MADD {
+        terms as f32 * f32::EPSILON * (1.0 + reference.abs())
+    } else {
+        0.0
+    }
+}
+
+/// Asserts that `got` equals `want` bit for bit, or within `madd_tolerance` in the
+/// relaxed-SIMD build. `terms`: products summed per output.
+#[cfg(test)]
+pub fn assert_kernel_matches(got: &[f32], want: &[f32], terms: usize, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (x, y)) in got.iter().zip(want).enumerate() {
+        if FUSED_MADD {
+            let tol = madd_tolerance(terms, *y);
+            assert!((x - y).abs() <= tol, "{what} at {i}: {x} vs {y} (tolerance {tol})");
+        } else {
+            assert_eq!(x.to_bits(), y.to_bits(), "{what} at {i}: {x} vs {y}");
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -209,8 +270,20 @@ mod tests {
     fn wasm_builds_use_simd128() {
         // The shipped wasm and the WASI test run are compiled with +simd128.
         if cfg!(target_arch = "wasm32") {
-            assert_eq!(SIMD_BACKEND, "wasm-simd128");
+            let want = if cfg!(target_feature = "relaxed-simd") { "wasm-relaxed-simd" } else { "wasm-simd128" };
+            assert_eq!(SIMD_BACKEND, want);
         }
+    }
+
+    /// (1 + 2^-23)(1 - 2^-23) - 1 = -2^-46 exactly: fused keeps it, mul-then-add rounds the
+    /// product to 1 and returns 0. Either is a correct relaxed_madd; SIMD128/SSE2 must give 0.
+    #[test]
+    fn mul_add_rounding() {
+        let e = f32::EPSILON;
+        let v = F32x4::splat(-1.0).mul_add(F32x4::splat(1.0 + e), F32x4::splat(1.0 - e)).lane::<0>();
+        let fused = -(e * e);
+        assert!(v == 0.0 || (FUSED_MADD && v == fused), "{v}");
+        eprintln!("{SIMD_BACKEND}: mul_add {}", if v == fused { "fused (one rounding)" } else { "unfused (two roundings)" });
     }
 
     #[test]
@@ -234,6 +307,9 @@ mod tests {
             assert_eq!(F32x4::load_splat(&b[1]).lane::<2>(), 4.0);
             va.sub(vb).store(out.as_mut_ptr());
             assert_eq!(out[1], -6.0);
+            // Exact products: fused or not, the same result.
+            va.mul_add(vb, va).store(out.as_mut_ptr());
+            assert_eq!(out, [1.5, -10.0, 0.0, -0.0]);
         }
     }
 }

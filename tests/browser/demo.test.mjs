@@ -210,7 +210,7 @@ test('images: drop, choose, paste and examples get top-5 cards equal to timm; mo
     assert.match(bar.state, new RegExp(`^Ready: ${LARGE}`));
     assert.equal(bar.progress, '100');
     assert.deepEqual(bar.status, {
-      Build: 'threaded', Threads: String(bar.info.threads), SIMD: 'wasm-simd128', 'Cross-origin isolated': 'yes',
+      Build: 'threaded', Threads: String(bar.info.threads), SIMD: 'wasm-relaxed-simd', 'Cross-origin isolated': 'yes',
       'Browser offers': 'SIMD128 · relaxed SIMD · SharedArrayBuffer · OffscreenCanvas · VideoFrame · rVFC',
     });
     assert.ok(bar.info.threads >= 2, `threads ${bar.info.threads}`);

@@ -13,6 +13,7 @@ import { startServer, REPO_ROOT } from './lib/server.mjs';
 import { launchChromium, openPage } from './lib/browser.mjs';
 import { ENGINES, launchEngine } from './lib/engines.mjs';
 import { requireShared, shared } from './lib/shared.mjs';
+import { BUILDS } from '../../js/builds.js';
 
 const JS = path.join(REPO_ROOT, 'js');
 const VITE_VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).devDependencies.vite;
@@ -65,19 +66,20 @@ test('weights/models.json and js/models.js list the same models, with timm Huggi
   assert.ok(json.models.find((m) => m.name === json.default).weightsSha256, 'the default model is pinned');
 });
 
-test('npm pack ships the JS, types, worker, both wasm builds and the NOTICE, nothing else', () => {
+test('npm pack ships the JS, types, worker, every wasm build of js/builds.js and the NOTICE, nothing else', () => {
   const out = JSON.parse(npm(['pack', '--dry-run', '--json', '--silent'], JS));
   const files = out[0].files.map((f) => f.path).sort();
   // The package's modules are the .js files at the top of js/ (index.js and the modules it imports).
   const modules = readdirSync(JS).filter((f) => f.endsWith('.js'));
-  assert.ok(modules.includes('index.js') && modules.includes('worker.js') && modules.includes('fetch.js') && modules.includes('isolate-sw.js'));
+  assert.ok(modules.includes('index.js') && modules.includes('worker.js') && modules.includes('fetch.js') && modules.includes('isolate-sw.js') && modules.includes('builds.js'));
   assert.deepEqual(files, [
     'NOTICE', 'README.md', 'index.d.ts', ...modules, 'package.json',
-    'wasm/single/mobilenetv3.js', 'wasm/single/mobilenetv3_bg.wasm',
-    'wasm/threaded/mobilenetv3.js', 'wasm/threaded/mobilenetv3_bg.wasm',
+    ...BUILDS.flatMap((b) => [`wasm/${b.name}/mobilenetv3.js`, `wasm/${b.name}/mobilenetv3_bg.wasm`]),
   ].sort());
-  const glue = readFileSync(path.join(JS, 'wasm/threaded/mobilenetv3.js'), 'utf8');
-  assert.ok(!/from '\.\/snippets\//.test(glue) && glue.includes('async function startWorkers'), 'prepack inlined the rayon helper');
+  for (const b of BUILDS.filter((x) => x.threads)) {
+    const glue = readFileSync(path.join(JS, `wasm/${b.name}/mobilenetv3.js`), 'utf8');
+    assert.ok(!/from '\.\/snippets\//.test(glue) && glue.includes('async function startWorkers'), `prepack inlined the rayon helper in ${b.name}`);
+  }
 });
 
 test('consumer: Vite + TypeScript app installs the packed tarball, type-checks, builds, classifies in each engine', async (t) => {

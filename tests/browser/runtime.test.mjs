@@ -37,7 +37,8 @@ for (const engine of ENGINES) describe(engine, () => {
         const rows = await T.classifyUrls(clf, urls, 5);
         const { labels, ...info } = clf.info;
         clf.dispose();
-        return { info, rows, labelCount: labels.length };
+        const relaxedSimd = (await import('/js/builds.js')).hasRelaxedSimd();
+        return { info, rows, labelCount: labels.length, relaxedSimd };
       }, { model, urls: photoUrls(), threads });
       return { ...out, errors: await page.errors() };
     } finally {
@@ -48,7 +49,7 @@ for (const engine of ENGINES) describe(engine, () => {
   for (const model of MODELS_UNDER_TEST) {
     test(`${model}: threaded build on a cross-origin isolated page reproduces timm's top-5 on the 16 photos`, async (t) => {
       if (!requireShared(t)) return;
-      const { info, rows, labelCount, errors } = await classifyPhotos(iso, model, 2);
+      const { info, rows, labelCount, errors, relaxedSimd } = await classifyPhotos(iso, model, 2);
       assert.equal(info.build, 'threaded', info.buildReason);
       assert.equal(info.threads, 2);
       assert.ok(info.threads > 1);
@@ -57,7 +58,8 @@ for (const engine of ENGINES) describe(engine, () => {
       assert.equal(info.numClasses, 1000);
       assert.equal(labelCount, 1000);
       assert.equal(info.inputSize, 224);
-      assert.equal(info.simd, 'wasm-simd128');
+      // The relaxed-SIMD (FMA) build wherever the browser has relaxed SIMD (js/builds.js).
+      assert.equal(info.simd, relaxedSimd ? 'wasm-relaxed-simd' : 'wasm-simd128');
       t.diagnostic(`${engine} ${model}: ${info.build}, ${info.threads} threads, ${info.simd}`);
       const timm = shared.timmTop5();
       const labels = shared.labels();
@@ -488,10 +490,12 @@ for (const engine of ENGINES) describe(engine, () => {
           const r = await clf.classify(await T.fetchBlob('/shared/photos/koala.jpg'));
           const { build, threads } = clf.info;
           clf.dispose();
-          return { top: r.top[0].index, build, threads };
+          return { top: r.top[0].index, build, threads, relaxedSimd: (await import('/js/builds.js')).hasRelaxedSimd() };
         }, cdn.url);
+        const wasm = `/js/wasm/${out.relaxedSimd ? 'threaded-relaxed' : 'threaded'}/mobilenetv3_bg.wasm`;
+        delete out.relaxedSimd;
         assert.deepEqual(out, { top: 105, build: 'threaded', threads: 2 });
-        assert.ok(cdn.requests.includes('/js/worker.js') && cdn.requests.includes('/js/wasm/threaded/mobilenetv3_bg.wasm'));
+        assert.ok(cdn.requests.includes('/js/worker.js') && cdn.requests.includes(wasm), cdn.requests.join(' '));
         assert.deepEqual(await page.errors(), []);
       } finally {
         await page.close();

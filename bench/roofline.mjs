@@ -8,10 +8,11 @@
 //   m = 1 - 2^-20 and c = 2^-20 every value stays in [0.5, 1] (no denormals, no overflow).
 //   MACs per call = n * A * U * 4. The result (sum of lanes) keeps the work alive.
 //
-// The wasm has no fused multiply-add (that is relaxed-simd, which the engine does not use), so
-// the peak of a SIMD128 kernel is this separate mul + add rate.
+// With `fma`, the body is acc_i = f32x4.relaxed_madd(acc_i, M, C) instead (relaxed SIMD: one
+// fused multiply-add where the CPU has FMA), the peak of our relaxed-SIMD builds. SIMD128 has no
+// fused multiply-add, so the peak of a SIMD128 kernel is the separate mul + add rate.
 
-export function rooflineWat(accs, unroll = 4) {
+export function rooflineWat(accs, unroll = 4, fma = false) {
   const lines = [];
   lines.push('(module');
   lines.push('  (func (export "run") (param $n i32) (param $mf f32) (param $cf f32) (result f32)');
@@ -28,7 +29,10 @@ export function rooflineWat(accs, unroll = 4) {
   lines.push('      (loop $loop');
   for (let u = 0; u < unroll; u++) {
     for (let i = 0; i < accs; i++) {
-      lines.push(`        (local.set $a${i} (f32x4.add (f32x4.mul (local.get $a${i}) (local.get $m)) (local.get $c)))`);
+      const body = fma
+        ? `(f32x4.relaxed_madd (local.get $a${i}) (local.get $m) (local.get $c))`
+        : `(f32x4.add (f32x4.mul (local.get $a${i}) (local.get $m)) (local.get $c))`;
+      lines.push(`        (local.set $a${i} ${body})`);
     }
   }
   lines.push('        (br_if $loop (i32.gt_s (local.tee $n (i32.sub (local.get $n) (i32.const 1))) (i32.const 0)))');
@@ -44,11 +48,11 @@ export function rooflineWat(accs, unroll = 4) {
 }
 
 /** Assemble with binaryen's text parser (no optimization); returns the wasm bytes. */
-export async function assembleRoofline(accs, unroll = 4) {
+export async function assembleRoofline(accs, unroll = 4, fma = false) {
   const { default: binaryen } = await import('binaryen');
-  const mod = binaryen.parseText(rooflineWat(accs, unroll));
-  mod.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
-  if (!mod.validate()) throw new Error(`roofline wasm (A=${accs}) does not validate`);
+  const mod = binaryen.parseText(rooflineWat(accs, unroll, fma));
+  mod.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | (fma ? binaryen.Features.RelaxedSIMD : 0));
+  if (!mod.validate()) throw new Error(`roofline wasm (A=${accs}${fma ? ', relaxed FMA' : ''}) does not validate`);
   const bytes = mod.emitBinary();
   mod.dispose();
   return bytes;

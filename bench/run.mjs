@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Side-by-side benchmark: our engine vs ONNX Runtime Web vs TensorFlow.js (wasm backend), same
-// model, same weights, same input tensor, same headless Chromium, same run; plus the SIMD128
-// roofline, our per-layer breakdown, and the native reference (our CLI vs onnxruntime CPU).
+// Side-by-side benchmark: our engine vs LiteRT.js vs ONNX Runtime Web vs TensorFlow.js (wasm
+// backend), same model, same weights, same input tensor, in Chromium, Firefox and WebKit, one
+// after the other in the same run (tests/browser/lib/engines.mjs drives them); the 2-thread
+// contenders once more while a background process keeps one core busy; plus the SIMD128 and
+// relaxed-SIMD FMA rooflines, our per-layer breakdown, and the native reference (our CLI vs
+// onnxruntime CPU).
 //
 //   ./build.sh bench [options]         (builds the wasm first)    or, after a build:
 //   node bench/run.mjs [options]
@@ -13,15 +16,16 @@
 //   --warmup N          warm-up runs per contender (default 10)
 //   --rounds N          run the whole contender list N times, pooling the timings (default 1)
 //   --models LIST       large,small (default: both; small needs ../shared/weights)
-//   --only LIST         engines to run: ours,ort,tfjs (default all)
+//   --only LIST         contenders to run: ours,litert,ort,tfjs (default all)
+//   --engines LIST      browsers: chromium,firefox,webkit (default: all three; env ENGINES too)
+//   --no-busy           skip the busy-core pass (2-thread contenders beside a spinning process)
 //   --photo FILE        the real photo of the correctness gate (default ../shared/photos/koala.jpg)
 //   --shared DIR        the shared folder with weights/ and photos/ (default ../shared)
 //   --out FILE          where to write the report (default BENCHMARKS.md; --no-write: nowhere)
 //   --no-native         skip the native comparison
 //   --profile-reps N    profiled forward passes for the per-layer breakdown (default 20)
-//   --chromium PATH     browser binary (default $CHROMIUM or /usr/bin/chromium)
 //   --verbose           echo the page's console
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -29,6 +33,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './server.mjs';
 import { assembleRoofline } from './roofline.mjs';
+import { BUILDS, buildCandidates } from '../js/builds.js';
+import { ALL_ENGINES, engineMissing, launchEngine } from '../tests/browser/lib/engines.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = join(ROOT, 'bench', 'cache');
@@ -36,9 +42,10 @@ const CACHE = join(ROOT, 'bench', 'cache');
 // ---------------------------------------------------------------- options
 function parseArgs(argv) {
   const o = {
-    quick: false, iters: 50, warmup: 10, rounds: 1, models: ['large', 'small'], only: ['ours', 'ort', 'tfjs'],
+    quick: false, iters: 50, warmup: 10, rounds: 1, models: ['large', 'small'], only: ['ours', 'litert', 'ort', 'tfjs'],
+    engines: process.env.ENGINES ? process.env.ENGINES.split(',') : [...ALL_ENGINES], busy: true,
     photo: null, shared: resolve(ROOT, '..', 'shared'), out: undefined, native: true, profileReps: 20,
-    chromium: process.env.CHROMIUM || '/usr/bin/chromium', verbose: false, rooflineSeconds: 2,
+    verbose: false, rooflineSeconds: 2,
   };
   const given = new Set();
   for (let i = 0; i < argv.length; i++) {
@@ -66,7 +73,8 @@ function parseArgs(argv) {
       case '--no-write': o.out = null; break;
       case '--no-native': o.native = false; break;
       case '--profile-reps': o.profileReps = int(); break;
-      case '--chromium': o.chromium = val(); break;
+      case '--engines': o.engines = val().split(','); break;
+      case '--no-busy': o.busy = false; break;
       case '--verbose': o.verbose = true; break;
       case '-h': case '--help':
         console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1).filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
@@ -128,6 +136,21 @@ function ensureExports(o) {
   return JSON.parse(readFileSync(join(CACHE, 'reference.json'), 'utf8'));
 }
 
+/** The .tflite files for LiteRT.js (tools/export_tflite.py, litert-torch); null when they cannot be made. */
+function ensureTflite(o) {
+  const need = [join(CACHE, 'mobilenetv3_large_100.tflite')];
+  if (existsSync(join(o.shared, 'weights', 'tf_mobilenetv3_small_100.safetensors'))) need.push(join(CACHE, 'tf_mobilenetv3_small_100.tflite'));
+  if (need.every(existsSync)) return null;
+  log(`[bench] converting the models to .tflite into ${relative(ROOT, CACHE)}/ (tools/export_tflite.py: litert-torch)`);
+  const py = process.env.PYTHON || 'python3';
+  const r = spawnSync(py, ['tools/export_tflite.py', '--shared', o.shared], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) {
+    log('[bench] tools/export_tflite.py failed (it needs `pip install litert-torch`): LiteRT.js is skipped');
+    return null;
+  }
+  return JSON.parse(readFileSync(join(CACHE, 'reference.json'), 'utf8'));
+}
+
 function basename(p) {
   return p.split('/').pop();
 }
@@ -179,26 +202,44 @@ function machine() {
 }
 
 // ---------------------------------------------------------------- contenders
+// `t`: the thread count the ratios compare at. Ours: `build` 'single'/'threaded' is resolved per
+// browser through js/builds.js (the relaxed-SIMD flavour where the browser has relaxed SIMD), as
+// the npm package does; `isa: 'simd128'` pins the SIMD128 build (the FMA A/B).
 const CONTENDERS = [
   { id: 'ours-1', engine: 'ours', build: 'single', threads: 1, label: 'ours, single build', t: 1 },
-  { id: 'ours-t1', engine: 'ours', build: 'threaded', threads: 1, label: 'ours, threaded build, 1 thread', t: 1 },
-  { id: 'ours-2', engine: 'ours', build: 'threaded', threads: 2, label: 'ours, threaded build, 2 threads', t: 2 },
+  { id: 'ours-1-simd128', engine: 'ours', build: 'single', isa: 'simd128', threads: 1, label: 'ours, single build, SIMD128 (no FMA)', t: null, relaxedOnly: true },
+  { id: 'ours-2', engine: 'ours', build: 'threaded', threads: 2, label: 'ours, threaded build, 2 threads', t: 2, busy: true },
   { id: 'ours-auto', engine: 'ours', build: 'threaded', threads: 'auto', label: "ours, threads 'auto'", t: 'auto' },
+  { id: 'litert-1', engine: 'litert', threads: 1, label: 'LiteRT.js 2.5, wasm (XNNPACK), 1 thread', t: 1 },
+  { id: 'litert-2', engine: 'litert', threads: 2, label: 'LiteRT.js 2.5, wasm (XNNPACK), 2 threads', t: 2, busy: true, relaxedOnly: true },
   { id: 'ort-1', engine: 'ort', threads: 1, label: 'ONNX Runtime Web 1.30, wasm EP, 1 thread', t: 1 },
-  { id: 'ort-2', engine: 'ort', threads: 2, label: 'ONNX Runtime Web 1.30, wasm EP, 2 threads', t: 2 },
-  { id: 'tfjs-default', engine: 'tfjs', threads: 'default', label: 'TF.js 4.22 wasm, default threads', t: 'default' },
+  { id: 'ort-2', engine: 'ort', threads: 2, label: 'ONNX Runtime Web 1.30, wasm EP, 2 threads', t: 2, busy: true },
   { id: 'tfjs-1', engine: 'tfjs', threads: 1, label: 'TF.js 4.22 wasm, setThreadsCount(1)', t: 1 },
   // TF.js caps its pool at max(1, hardwareConcurrency / 2) even with setThreadsCount(2): on a
   // 2-core machine a real 2-thread run needs navigator.hardwareConcurrency reported as 4.
   { id: 'tfjs-2', engine: 'tfjs', threads: 2, hardwareConcurrency: 4, label: 'TF.js 4.22 wasm, setThreadsCount(2) + hardwareConcurrency=4', t: 2 },
 ];
+const PEERS = [['litert', 'LiteRT.js'], ['ort', 'ONNX Runtime Web'], ['tfjs', 'TF.js wasm']];
 const PROFILED = new Set(['ours-1', 'ours-2']);
+const ENGINE_NAMES = { chromium: 'Chromium', firefox: 'Firefox ESR', webkit: 'WebKitGTK' };
 
 function threadsUsed(c, info) {
   if (!info) return null;
   if (c.engine === 'ours') return info.threads;
-  if (c.engine === 'ort') return info.numThreads;
+  if (c.engine === 'ort' || c.engine === 'litert') return info.numThreads;
   return info.threadsCount;
+}
+
+/** Our wasm build for contender `c` in a browser with `env` (js/builds.js decides, as in the package). */
+function oursBuild(c, env) {
+  const relaxed = c.isa === 'simd128' ? false : env.relaxedSimd;
+  return buildCandidates(c.build === 'threaded', relaxed)[0].name;
+}
+
+/** A background process spinning on one core for at most `seconds` (the busy-core pass). */
+function startSpinner(seconds) {
+  const child = spawn(process.execPath, ['-e', `const end = Date.now() + ${Math.round(seconds * 1000)}; let x = 0; while (Date.now() < end) x++;`], { stdio: 'ignore' });
+  return () => { try { child.kill('SIGKILL'); } catch {} };
 }
 
 // ---------------------------------------------------------------- main
@@ -206,22 +247,31 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   const startedAt = new Date();
   const load0 = loadavg();
-  if (!existsSync(join(ROOT, 'js', 'wasm', 'single', 'mobilenetv3_bg.wasm')) || !existsSync(join(ROOT, 'js', 'wasm', 'threaded', 'mobilenetv3_bg.wasm'))) {
-    die('js/wasm/{single,threaded} missing: run ./build.sh bench (or ./build.sh wasm first)');
-  }
+  const missingWasm = BUILDS.filter((b) => !existsSync(join(ROOT, 'js', 'wasm', b.name, 'mobilenetv3_bg.wasm')));
+  if (missingWasm.length) die(`js/wasm/{${missingWasm.map((b) => b.name).join(',')}} missing: run ./build.sh bench (or ./build.sh wasm first)`);
   // Serve a snapshot of the wasm builds: a rebuild of js/wasm during the run (the tree is shared)
   // must not give the contenders different engines.
   const WASM_SNAP = join(CACHE, 'wasm');
   rmSync(WASM_SNAP, { recursive: true, force: true });
   mkdirSync(CACHE, { recursive: true });
   cpSync(join(ROOT, 'js', 'wasm'), WASM_SNAP, { recursive: true, preserveTimestamps: true });
-  if (!existsSync(o.chromium)) die(`no browser at ${o.chromium}: install Debian's chromium (./build.sh setup, or apt-get install chromium) or pass --chromium PATH`);
+  const engines = [];
+  for (const e of o.engines) {
+    const why = engineMissing(e);
+    if (why) log(`[bench] ${e}: ${why}; skipped`);
+    else engines.push(e);
+  }
+  if (!engines.length) die('no browser to run (see above)');
   if (!existsSync(o.photo)) die(`photo ${o.photo} not found (pass --photo FILE, a real photo; ../shared/photos/koala.jpg by default)`);
-  const ref = ensureExports(o);
+  let ref = ensureExports(o);
+  if (o.only.includes('litert')) ref = ensureTflite(o) || ref;
   const bin = ensureNative();
-  const busyBefore = await otherLoad();
-  log(`[bench] other load before the run: ${busyBefore == null ? '?' : busyBefore.toFixed(2)} of ${cpus().length} cores busy`);
   if (!bin) log('[bench] no native build: TF.js (needs the layer list) and the native comparison are skipped');
+  // LiteRT.js's dist imports the bare '@litertjs/wasm-utils'; workers have no import maps.
+  const litertDir = join(CACHE, 'litert');
+  mkdirSync(litertDir, { recursive: true });
+  const litertSrc = readFileSync(join(ROOT, 'node_modules', '@litertjs', 'core', 'dist', 'index.js'), 'utf8');
+  writeFileSync(join(litertDir, 'index.js'), litertSrc.replace(/from\s*["']@litertjs\/wasm-utils["']/g, 'from "/node_modules/@litertjs/wasm-utils/dist/bundle.js"'));
 
   // Models
   const sharedRef = existsSync(join(o.shared, 'photos', 'timm_reference_top5.json'))
@@ -230,12 +280,12 @@ async function main() {
     large: {
       name: 'mobilenetv3_large_100', arch: 'mobilenetv3_large_100', weightsNote: 'seeded random weights (tools/export_onnx.py)',
       weights: join(CACHE, 'mobilenetv3_large_100.safetensors'), config: join(CACHE, 'mobilenetv3_large_100.config.json'),
-      onnx: join(CACHE, 'mobilenetv3_large_100.onnx'),
+      onnx: join(CACHE, 'mobilenetv3_large_100.onnx'), tflite: join(CACHE, 'mobilenetv3_large_100.tflite'),
     },
     small: {
       name: 'tf_mobilenetv3_small_100', arch: 'tf_mobilenetv3_small_100', weightsNote: 'genuine ImageNet weights (../shared/weights)',
       weights: join(o.shared, 'weights', 'tf_mobilenetv3_small_100.safetensors'), config: join(o.shared, 'weights', 'tf_mobilenetv3_small_100.config.json'),
-      onnx: join(CACHE, 'tf_mobilenetv3_small_100.onnx'),
+      onnx: join(CACHE, 'tf_mobilenetv3_small_100.onnx'), tflite: join(CACHE, 'tf_mobilenetv3_small_100.tflite'),
     },
   };
   const models = [];
@@ -251,24 +301,27 @@ async function main() {
     const s = sharedRef[basename(o.photo)] && sharedRef[basename(o.photo)][m.arch];
     if (s) m.sharedReference = { top5: s.top5, p5: s.p5, source: 'shared/photos/timm_reference_top5.json' };
     m.layers = bin ? describe(bin, m.arch) : null;
+    m.hasTflite = existsSync(m.tflite);
     models.push(m);
   }
   if (!models.length) die('no model to run');
 
-  // Roofline kernels
-  mkdirSync(CACHE, { recursive: true });
-  const rooflineUrls = [];
-  for (const accs of [8, 12, 16, 24]) {
-    writeFileSync(join(CACHE, `roofline-a${accs}.wasm`), await assembleRoofline(accs, 4));
-    rooflineUrls.push({ accs, unroll: 4, url: `/bench/cache/roofline-a${accs}.wasm` });
+  // Roofline kernels: SIMD128 mul + add, and relaxed-SIMD FMA
+  const rooflineUrls = { simd128: [], fma: [] };
+  for (const [kind, fma] of [['simd128', false], ['fma', true]]) {
+    for (const accs of [8, 12, 16, 24]) {
+      writeFileSync(join(CACHE, `roofline-${kind}-a${accs}.wasm`), await assembleRoofline(accs, 4, fma));
+      rooflineUrls[kind].push({ accs, unroll: 4, url: `/bench/cache/roofline-${kind}-a${accs}.wasm` });
+    }
   }
 
-  // Server + browser
   const srv = await startServer({
     '/bench/': join(ROOT, 'bench'),
     '/js/wasm/': WASM_SNAP,
+    '/js/': join(ROOT, 'js'),
     '/node_modules/onnxruntime-web/dist/': join(ROOT, 'node_modules', 'onnxruntime-web', 'dist'),
     '/node_modules/@tensorflow/': join(ROOT, 'node_modules', '@tensorflow'),
+    '/node_modules/@litertjs/': join(ROOT, 'node_modules', '@litertjs'),
     '/shared/': o.shared,
     '/photo/': dirname(o.photo),
   }, { log: o.verbose ? log : () => {} });
@@ -276,125 +329,18 @@ async function main() {
     if (p.startsWith(o.shared + '/')) return `/shared/${relative(o.shared, p)}`;
     return `/${relative(ROOT, p)}`;
   };
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: o.chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-renderer-backgrounding', '--disable-background-timer-throttling'],
-  });
-  const results = { options: { ...o }, models: {}, roofline: null, native: {} };
+  const results = { options: { ...o }, engines: {}, native: {}, otherLoad: {} };
+  results.otherLoad.before = await otherLoad();
+  log(`[bench] other load before the run: ${results.otherLoad.before == null ? '?' : results.otherLoad.before.toFixed(2)} of ${cpus().length} cores busy`);
   try {
-    const page = await browser.newPage();
-    page.on('console', (m) => o.verbose && log(`  [page] ${m.text()}`));
-    page.on('pageerror', (e) => log(`  [page error] ${e.message}`));
-    page.on('crash', () => log('  [page crashed]'));
-    page.on('close', () => o.verbose && log('  [page closed]'));
-    await page.goto(`${srv.url}/bench/www/index.html`);
-    await page.waitForFunction(() => window.bench);
-    const env = await page.evaluate(() => window.bench.env());
-    results.browser = { version: browser.version(), ...env };
-    log(`[bench] Chromium ${browser.version()}, crossOriginIsolated=${env.crossOriginIsolated}, hardwareConcurrency=${env.hardwareConcurrency}`);
-    if (!env.crossOriginIsolated) die('page is not cross-origin isolated: threads cannot run');
-
-    // Roofline: one worker, then two at once; measured before and after the contenders, the best
-    // of both counts (the peak is a property of the machine; other load only lowers it).
-    const roof = { 1: null, 2: null, passes: [] };
-    const rooflinePass = async (when) => {
-      log(`[bench] roofline (${when}): f32x4 mul+add, ${rooflineUrls.map((u) => u.accs).join('/')} accumulators`);
-      const pass = {};
-      for (const n of [1, 2]) {
-        const r = await page.evaluate(([u, n, s]) => window.bench.roofline(u, n, s), [rooflineUrls, n, o.rooflineSeconds]);
-        const per = r.map((w) => {
-          const rates = w.chunks.map((c) => c.macs / c.ms / 1e6);
-          return { accs: w.accs, chunks: rates.length, max: Math.max(...rates), median: median(rates) };
-        });
-        const agg = { workers: per, max: per.reduce((a, w) => a + w.max, 0), median: per.reduce((a, w) => a + w.median, 0), when };
-        pass[n] = agg;
-        if (!roof[n] || agg.max > roof[n].max) roof[n] = agg;
-        log(`  ${n} worker(s): ${f(agg.max)} GMAC/s best (${f(agg.median)} median) = ${f(2 * agg.max)} GFLOP/s; ` +
-          `accumulators ${per.map((w) => w.accs).join(',')}`);
-      }
-      roof.passes.push({ when, 1: pass[1], 2: pass[2] });
-    };
-    await rooflinePass('before');
-    results.roofline = roof;
-
-    for (const m of models) {
-      log(`\n[bench] ${m.name} (${m.weightsNote}), photo ${basename(o.photo)}`);
-      const spec = { name: m.name, arch: m.arch, weightsUrl: url(m.weights), configUrl: url(m.config), onnxUrl: url(m.onnx), layers: m.layers };
-      const prep = await page.evaluate(([spec, p]) => window.bench.prepare(spec, p), [spec, `/photo/${basename(o.photo)}`]);
-      log(`  input: ${prep.width}x${prep.height} -> ${prep.size}x${prep.size}x3 by our preprocessPending() (sum ${f(prep.sum, 3)})`);
-      const mr = { name: m.name, note: m.weightsNote, input: prep, reference: m.reference, sharedReference: m.sharedReference, contenders: {}, profile: {} };
-      results.models[m.name] = mr;
-      const refTop = m.reference ? m.reference.top5 : null;
-      const contenders = CONTENDERS.filter((c) => o.only.includes(c.engine));
-      for (let round = 0; round < o.rounds; round++) {
-        for (const c of contenders) {
-          const cr = mr.contenders[c.id] || (mr.contenders[c.id] = { ...c, times: [] });
-          if (cr.skipped) continue;
-          if (c.engine === 'tfjs' && !m.layers) {
-            cr.skipped = 'no layer list (native build failed)';
-            continue;
-          }
-          let h = null;
-          try {
-            const s = await page.evaluate((sp) => window.bench.start(sp), { ...c, model: spec });
-            h = s.handle;
-            cr.info = s.info;
-            cr.initMs = s.initMs;
-            cr.threadsUsed = threadsUsed(c, s.info);
-            cr.workersSpawned = s.workersSpawned;
-            const top = topk(s.logits);
-            cr.top5 = top;
-            const base = mr.contenders['ours-1'] && mr.contenders['ours-1'].logits;
-            if (base) cr.maxDiffVsOurs = Math.max(...s.logits.map((v, i) => Math.abs(v - base[i])));
-            if (m.reference && m.reference.logits) cr.maxDiffVsTimm = Math.max(...s.logits.map((v, i) => Math.abs(v - m.reference.logits[i])));
-            if (c.id === 'ours-1') cr.logits = s.logits;
-            const problems = [];
-            if (refTop && top.join() !== refTop.join()) problems.push(`top-5 ${top} != timm's ${refTop}`);
-            if (m.sharedReference && top.join() !== m.sharedReference.top5.join()) problems.push(`top-5 ${top} != shared reference ${m.sharedReference.top5}`);
-            const ours = mr.contenders['ours-1'];
-            if (ours && ours.top5 && top.join() !== ours.top5.join()) problems.push(`top-5 ${top} != ours ${ours.top5}`);
-            if (problems.length) {
-              cr.skipped = `WRONG ANSWER, not timed: ${problems.join('; ')}`;
-              log(`  !!!!!!!! ${c.id}: ${cr.skipped}`);
-              continue;
-            }
-            cr.gate = true;
-            const t = await page.evaluate(([hh, w, n]) => window.bench.time(hh, w, n), [h, o.warmup, o.iters]);
-            cr.times.push(...t.times);
-            const st = stats(t.times);
-            log(`  ${c.id.padEnd(13)} threads ${String(cr.threadsUsed).padEnd(2)} min ${f(st.min).padStart(7)}  median ${f(st.median).padStart(7)}  p90 ${f(st.p90).padStart(7)} ms` +
-              `  top-5 ok${cr.maxDiffVsOurs != null ? `, max |logit - ours| ${cr.maxDiffVsOurs.toExponential(1)}` : ''}`);
-            if (PROFILED.has(c.id) && round === 0 && o.profileReps > 0) {
-              const runs = await page.evaluate(([hh, n]) => window.bench.profile(hh, n), [h, o.profileReps]);
-              mr.profile[c.id] = aggregateProfile(runs);
-            }
-          } catch (e) {
-            cr.skipped = `failed: ${String(e.message || e).split('\n')[0]}`;
-            log(`  !!!!!!!! ${c.id}: ${cr.skipped}`);
-          } finally {
-            if (h != null) await page.evaluate((hh) => window.bench.stop(hh), h);
-          }
-        }
-      }
-      for (const cr of Object.values(mr.contenders)) {
-        if (cr.times.length) cr.stats = stats(cr.times);
-        delete cr.logits;
-      }
+    for (const engine of engines) {
+      results.engines[engine] = await runEngine(engine, { o, srv, url, models, rooflineUrls });
     }
-    await rooflinePass('after');
-    results.busyAfter = await otherLoad(); // browser open and idle
   } finally {
-    await browser.close();
     await srv.close();
   }
-
-  const busyAfter = results.busyAfter;
-  delete results.busyAfter;
-  log(`[bench] other load after the browser run: ${busyAfter == null ? '?' : busyAfter.toFixed(2)} of ${cpus().length} cores busy`);
-  results.otherLoad = { before: busyBefore, after: busyAfter };
+  results.otherLoad.after = await otherLoad();
+  log(`[bench] other load after the browser runs: ${results.otherLoad.after == null ? '?' : results.otherLoad.after.toFixed(2)} of ${cpus().length} cores busy`);
 
   // Native
   if (o.native && bin) {
@@ -424,13 +370,12 @@ async function main() {
   results.git = run('git', ['rev-parse', '--short', 'HEAD']).stdout.trim();
   const sha = (p) => {
     try {
-      const h = createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 12);
-      return `sha256 ${h}, built ${statSync(p).mtime.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`;
+      return `sha256 ${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 12)}`;
     } catch {
       return 'missing';
     }
   };
-  results.wasm = { single: sha(join(WASM_SNAP, 'single/mobilenetv3_bg.wasm')), threaded: sha(join(WASM_SNAP, 'threaded/mobilenetv3_bg.wasm')) };
+  results.wasm = Object.fromEntries(BUILDS.map((b) => [b.name, sha(join(WASM_SNAP, b.name, 'mobilenetv3_bg.wasm'))]));
   results.gitDirty = run('git', ['status', '--porcelain', '--', 'src', 'Cargo.toml', 'Cargo.lock']).stdout.trim() !== '';
   const md = report(results);
   process.stdout.write(`\n${md}\n`);
@@ -439,6 +384,153 @@ async function main() {
     writeFileSync(o.out, md);
     log(`[bench] wrote ${relative(ROOT, o.out)} (and bench/cache/last-run.json)`);
   }
+}
+
+/** Everything for one browser: rooflines, every model's contenders, the busy-core pass. */
+async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
+  log(`\n[bench] ===== ${ENGINE_NAMES[engine]} =====`);
+  const args = engine === 'chromium' ? ['--disable-renderer-backgrounding', '--disable-background-timer-throttling'] : [];
+  // WebKit: SharedArrayBuffer on isolated pages, as Safari has it (WebKitGTK hides it otherwise).
+  const browser = await launchEngine(engine, { sharedArrayBuffer: true, args });
+  const er = { models: {}, roofline: null };
+  try {
+    const page = await browser.open(`${srv.url}/bench/www/index.html`, { timeout: 60000 });
+    const env = await page.evaluate(() => window.bench.env());
+    er.env = env;
+    log(`[bench] ${env.userAgent}; crossOriginIsolated=${env.crossOriginIsolated}, SharedArrayBuffer=${env.sharedArrayBuffer}, ` +
+      `hardwareConcurrency=${env.hardwareConcurrency}, relaxed SIMD=${env.relaxedSimd}`);
+    const threadsOk = env.crossOriginIsolated && env.sharedArrayBuffer;
+
+    // Rooflines: one worker, then two at once; before and after the contenders, the best counts.
+    const roof = { simd128: { 1: null, 2: null }, fma: { 1: null, 2: null }, passes: [] };
+    const rooflinePass = async (when) => {
+      for (const kind of env.relaxedSimd ? ['simd128', 'fma'] : ['simd128']) {
+        for (const n of threadsOk ? [1, 2] : [1]) {
+          const r = await page.evaluate((a) => window.bench.roofline(a.urls, a.n, a.s), { urls: rooflineUrls[kind], n, s: o.rooflineSeconds });
+          const per = r.map((w) => {
+            const rates = w.chunks.map((c) => c.macs / c.ms / 1e6);
+            return { accs: w.accs, chunks: rates.length, max: Math.max(...rates), median: median(rates) };
+          });
+          const agg = { kind, n, workers: per, max: per.reduce((a, w) => a + w.max, 0), median: per.reduce((a, w) => a + w.median, 0), when };
+          roof.passes.push(agg);
+          if (!roof[kind][n] || agg.max > roof[kind][n].max) roof[kind][n] = agg;
+          log(`  roofline ${kind === 'fma' ? 'relaxed FMA' : 'SIMD128 mul+add'}, ${n} worker(s), ${when}: ${f(agg.max)} GMAC/s best (${f(agg.median)} median)`);
+        }
+      }
+    };
+    await rooflinePass('before');
+    er.roofline = roof;
+
+    for (const m of models) {
+      log(`\n[bench] ${ENGINE_NAMES[engine]}: ${m.name} (${m.weightsNote}), photo ${basename(o.photo)}`);
+      const spec = { name: m.name, arch: m.arch, weightsUrl: url(m.weights), configUrl: url(m.config), onnxUrl: url(m.onnx), tfliteUrl: url(m.tflite), layers: m.layers };
+      const prep = await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: `/photo/${basename(o.photo)}` });
+      log(`  input: ${prep.width}x${prep.height} -> ${prep.size}x${prep.size}x3 by our preprocessPending() (sum ${f(prep.sum, 3)})`);
+      const mr = { name: m.name, note: m.weightsNote, input: prep, reference: m.reference, sharedReference: m.sharedReference, contenders: {}, profile: {} };
+      er.models[m.name] = mr;
+      const refTop = m.reference ? m.reference.top5 : null;
+      const base = CONTENDERS.filter((c) => o.only.includes(c.engine));
+      const passes = [{ busy: false, list: base }];
+      if (o.busy) passes.push({ busy: true, list: base.filter((c) => c.busy) });
+      for (const pass of passes) {
+        let stopSpinner = null;
+        if (pass.busy) {
+          log('  -- busy-core pass: a background process spins on one core --');
+          stopSpinner = startSpinner(600);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        try {
+          for (let round = 0; round < o.rounds; round++) {
+            for (const c0 of pass.list) {
+              const c = pass.busy ? { ...c0, id: `${c0.id}-busy`, label: `${c0.label}, one core busy`, busyCore: true } : c0;
+              const cr = mr.contenders[c.id] || (mr.contenders[c.id] = { ...c, times: [] });
+              if (cr.skipped) continue;
+              if (c.engine === 'tfjs' && !m.layers) { cr.skipped = 'no layer list (native build failed)'; continue; }
+              if (c.engine === 'litert' && !m.hasTflite) { cr.skipped = 'no .tflite (tools/export_tflite.py needs litert-torch)'; continue; }
+              if (c.relaxedOnly && !env.relaxedSimd) {
+                cr.skipped = c.engine === 'litert' ? 'LiteRT.js threads need relaxed SIMD' : 'no relaxed SIMD here';
+                continue;
+              }
+              if ((c.t === 2 || c.build === 'threaded') && !threadsOk) { cr.skipped = 'no SharedArrayBuffer'; continue; }
+              const spec1 = { ...c, model: spec };
+              if (c.engine === 'ours') spec1.build = cr.wasmBuild = oursBuild(c, env);
+              let h = null;
+              try {
+                const s = await page.evaluate((sp) => window.bench.start(sp), spec1);
+                h = s.handle;
+                cr.info = s.info;
+                cr.initMs = s.initMs;
+                cr.threadsUsed = threadsUsed(c, s.info);
+                cr.workersSpawned = s.workersSpawned;
+                const top = topk(s.logits);
+                cr.top5 = top;
+                const ours1 = mr.contenders['ours-1'];
+                if (ours1 && ours1.logits) cr.maxDiffVsOurs = Math.max(...s.logits.map((v, i) => Math.abs(v - ours1.logits[i])));
+                if (m.reference && m.reference.logits) cr.maxDiffVsTimm = Math.max(...s.logits.map((v, i) => Math.abs(v - m.reference.logits[i])));
+                if (c.id === 'ours-1') cr.logits = s.logits;
+                const problems = [];
+                if (refTop && top.join() !== refTop.join()) problems.push(`top-5 ${top} != timm's ${refTop}`);
+                if (m.sharedReference && top.join() !== m.sharedReference.top5.join()) problems.push(`top-5 ${top} != shared reference ${m.sharedReference.top5}`);
+                if (ours1 && ours1.top5 && top.join() !== ours1.top5.join()) problems.push(`top-5 ${top} != ours ${ours1.top5}`);
+                if (problems.length) {
+                  cr.skipped = `WRONG ANSWER, not timed: ${problems.join('; ')}`;
+                  log(`  !!!!!!!! ${c.id}: ${cr.skipped}`);
+                  continue;
+                }
+                cr.gate = true;
+                const t = await page.evaluate((a) => window.bench.time(a.h, a.w, a.n), { h, w: o.warmup, n: o.iters });
+                cr.times.push(...t.times);
+                const st = stats(t.times);
+                log(`  ${c.id.padEnd(19)} threads ${String(cr.threadsUsed).padEnd(2)} min ${f(st.min).padStart(7)}  median ${f(st.median).padStart(7)}  p90 ${f(st.p90).padStart(7)} ms` +
+                  `  top-5 ok${cr.maxDiffVsOurs != null ? `, max |logit - ours| ${cr.maxDiffVsOurs.toExponential(1)}` : ''}`);
+                if (PROFILED.has(c.id) && round === 0 && o.profileReps > 0) {
+                  const runs = await page.evaluate((a) => window.bench.profile(a.h, a.n), { h, n: o.profileReps });
+                  mr.profile[c.id] = aggregateProfile(runs);
+                }
+              } catch (e) {
+                cr.skipped = `failed: ${String(e.message || e).split('\n')[0]}`;
+                log(`  !!!!!!!! ${c.id}: ${cr.skipped}`);
+              } finally {
+                if (h != null) await page.evaluate((hh) => window.bench.stop(hh), h).catch(() => {});
+              }
+            }
+          }
+        } finally {
+          if (stopSpinner) stopSpinner();
+        }
+      }
+      for (const cr of Object.values(mr.contenders)) {
+        if (cr.times.length) cr.stats = stats(cr.times);
+        delete cr.logits;
+      }
+    }
+    // Whole-call overhead of the package, on the first model: classify(224x224 ImageData) and
+    // watch(640x480 video), totalMs - inferenceMs per result.
+    const m0 = models[0];
+    if (m0 && o.only.includes('ours')) {
+      for (const threads of threadsOk ? [1, 2] : [1]) {
+        try {
+          const r = await page.evaluate((a) => window.bench.callOverhead(a), { weightsUrl: url(m0.weights), configUrl: url(m0.config), threads, n: o.quick ? 10 : 30 });
+          const over = (rows) => (rows && rows.length ? {
+            n: rows.length, overhead: median(rows.map((t) => t.totalMs - t.inferenceMs)), preprocess: median(rows.map((t) => t.preprocessMs)),
+            inference: median(rows.map((t) => t.inferenceMs)), total: median(rows.map((t) => t.totalMs)),
+          } : null);
+          const co = { model: m0.name, threads, info: r.info, classify224: over(r.classify224), watch640: over(r.watch) };
+          (er.callOverhead = er.callOverhead || []).push(co);
+          log(`  call overhead, ${threads} thread(s), ${r.info.build}/${r.info.simd}: classify(224x224 ImageData) ${f(co.classify224 && co.classify224.overhead)} ms over inference ` +
+            `(preprocess ${f(co.classify224 && co.classify224.preprocess)}); watch(640x480) ${f(co.watch640 && co.watch640.overhead)} ms over`);
+        } catch (e) {
+          (er.callOverhead = er.callOverhead || []).push({ model: m0.name, threads, error: String(e.message || e).split('\n')[0] });
+          log(`  !!!!!!!! call overhead, ${threads} thread(s): ${String(e.message || e).split('\n')[0]}`);
+        }
+      }
+    }
+    await rooflinePass('after');
+    await page.close();
+  } finally {
+    await browser.close();
+  }
+  return er;
 }
 
 function aggregateProfile(runs) {
@@ -450,143 +542,169 @@ function aggregateProfile(runs) {
 }
 
 // ---------------------------------------------------------------- report
+const pct = (x) => (x == null ? '—' : `${f(100 * x, 0)}%`);
+
+/** Medians and ratios of one model in one engine. */
+function ratiosOf(mr) {
+  const c = mr.contenders;
+  const med = (id) => (c[id] && c[id].stats ? c[id].stats.median : null);
+  const ratio = (a, b) => (med(a) && med(b) ? med(a) / med(b) : null);
+  return { c, med, ratio };
+}
+
 function report(r) {
   const L = [];
   const o = r.options;
   const date = r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-  const peak1 = r.roofline && r.roofline[1].max;
-  const peak2 = r.roofline && r.roofline[2].max;
   L.push('# Benchmarks');
   L.push('');
   L.push('Written by `node bench/run.mjs` (`./build.sh bench`); how to read it and how it is measured: README.md, section Performance.');
   L.push('');
   L.push(`- Date: ${date}; git ${r.git}${r.gitDirty ? ' + uncommitted changes in src/' : ''}`);
   L.push(`- Command: \`${r.command}\` (${o.warmup} warm-up + ${o.iters} timed runs per contender${o.rounds > 1 ? `, ${o.rounds} rounds pooled` : ''})`);
-  L.push(`- Machine: ${r.machine.cpu}, ${r.machine.cores} cores${r.machine.mhz ? ` (${Math.round(r.machine.mhz)} MHz nominal)` : ''}, ${r.machine.isa.join(' ')}, ${r.machine.memGiB} GiB`);
-  L.push(`- Browser: Chromium ${r.browser.version} headless (Debian), crossOriginIsolated=${r.browser.crossOriginIsolated}, hardwareConcurrency=${r.browser.hardwareConcurrency}; Node ${r.node}`);
+  L.push(`- Machine: ${r.machine.cpu}, ${r.machine.cores} cores${r.machine.mhz ? ` (${Math.round(r.machine.mhz)} MHz nominal)` : ''}, ${r.machine.isa.join(' ')}, ${r.machine.memGiB} GiB; Node ${r.node}`);
+  for (const [e, er] of Object.entries(r.engines)) {
+    L.push(`- ${ENGINE_NAMES[e]}: ${er.env.userAgent}; crossOriginIsolated=${er.env.crossOriginIsolated}, SharedArrayBuffer=${er.env.sharedArrayBuffer}, ` +
+      `hardwareConcurrency=${er.env.hardwareConcurrency}, relaxed SIMD=${er.env.relaxedSimd}`);
+  }
   L.push(`- Load average before / after: ${r.loadavg.before.map((x) => x.toFixed(2)).join(' ')} / ${r.loadavg.after.map((x) => x.toFixed(2)).join(' ')}; ` +
-    `cores busy with other processes (2 s of /proc/stat while idle) before / after the browser run: ${f(r.otherLoad.before)} / ${f(r.otherLoad.after)}`);
-  L.push(`- wasm: js/wasm/single ${r.wasm.single}, js/wasm/threaded ${r.wasm.threaded}`);
+    `cores busy with other processes (2 s of /proc/stat while idle) before / after the browser runs: ${f(r.otherLoad.before)} / ${f(r.otherLoad.after)}`);
+  L.push(`- wasm: ${Object.entries(r.wasm).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   L.push('');
-  const rf = r.roofline;
-  const contended = (r.otherLoad.before > 0.3 || r.otherLoad.after > 0.3) ||
-    (rf && rf.passes.some((p) => p[2].median < 0.9 * p[2].max));
-  if (contended) {
-    L.push('> **Noisy machine**: other processes were using the CPU during this run (see the busy cores above, and the 2-worker roofline, ' +
-      'whose median chunk falls well below its best). Single-thread numbers are roughly usable; 2-thread numbers (ours and the peers\' — ' +
-      'every engine that synchronizes its threads suffers when one core is taken) are not. Rerun on a quiet machine.');
+  const noisy = r.otherLoad.before > 0.3 || r.otherLoad.after > 0.3 ||
+    Object.values(r.engines).some((er) => er.roofline.passes.some((p) => p.n === 2 && p.median < 0.9 * p.max));
+  if (noisy) {
+    L.push('> **Noisy machine**: other processes were using the CPU during this run (busy cores above, or a 2-worker roofline whose median chunk ' +
+      'falls well below its best). Compare only within this run; 2-thread numbers are the least reliable. Rerun on a quiet machine.');
     L.push('');
   }
-  L.push('## Summary');
+
+  // Summary: one table per engine, ratios ours / peer at each thread count.
+  L.push('## Summary: ours / peer (median time; < 1 = ours faster)');
   L.push('');
-  L.push('| model | ours / ORT Web, 1 thread | 2 threads | ours / TF.js, 1 thread | 2 threads | ours 2-thread speedup | ours % of SIMD128 peak, 1 thread (2 threads) | pointwise % of peak, 1 thread |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const [name, mr] of Object.entries(r.models)) {
-    const c = mr.contenders;
-    const med = (id) => (c[id] && c[id].stats ? c[id].stats.median : null);
-    const ratio = (a, b) => (med(a) && med(b) ? f(med(a) / med(b)) : '—');
-    const macs = c['ours-1'] && c['ours-1'].info ? c['ours-1'].info.macs : null;
-    const pct = (id, peak) => (macs && med(id) && peak ? `${f((100 * macs) / med(id) / 1e6 / peak, 0)}%` : '—');
-    const p = mr.profile['ours-1'];
-    let pw = '—';
-    if (p && rf) {
-      const ls = p.layers.filter((l) => l.kind === 'pointwise');
-      const scale = med('ours-1') ? med('ours-1') / p.total : 1;
-      const ms = ls.reduce((a, l) => a + l.ms, 0) * scale;
-      pw = `${f((100 * ls.reduce((a, l) => a + l.macs, 0)) / ms / 1e6 / rf[1].max, 0)}%`;
-    }
-    L.push(`| ${name} | ${ratio('ours-1', 'ort-1')} | ${ratio('ours-2', 'ort-2')} | ${ratio('ours-1', 'tfjs-1')} | ${ratio('ours-2', 'tfjs-2')} | ` +
-      `${ratio('ours-1', 'ours-2')} | ${pct('ours-1', rf && rf[1].max)} (${pct('ours-2', rf && rf[2].max)}) | ${pw} |`);
-  }
-  L.push('| **target** | ≤ 0.75 | ≤ 0.75 | ≤ 0.90 | ≤ 0.90 | ≥ 1.8 | ≥ 50% | ≥ 70% |');
-  L.push('');
-  for (const [name, mr] of Object.entries(r.models)) {
-    const c = mr.contenders;
-    const med = (id) => c[id] && c[id].stats ? c[id].stats.median : null;
-    L.push(`## ${name} at ${mr.input.size}x${mr.input.size}: ${mr.note}`);
+  for (const [e, er] of Object.entries(r.engines)) {
+    L.push(`### ${ENGINE_NAMES[e]}`);
     L.push('');
-    const refs = [mr.reference && `timm ${mr.reference.top5.join(' ')}`, mr.sharedReference && `shared reference ${mr.sharedReference.top5.join(' ')}`].filter(Boolean);
-    L.push(`Input: \`${o.photo.split('/').pop()}\` decoded by Chromium, preprocessed once by our \`preprocessPending()\` (timm's eval transform); the same tensor goes to every contender (NCHW copy for ONNX Runtime). Gate: top-5 must equal ${refs.join(' and ') || 'ours'} and ours.`);
-    L.push('');
-    L.push('| contender | threads used | top-5 | min ms | median ms | p90 ms | ours / this (median, same threads) |');
-    L.push('|---|---|---|---:|---:|---:|---:|');
-    for (const cr of Object.values(c)) {
-      const oursId = cr.t === 2 ? 'ours-2' : cr.t === 1 ? 'ours-1' : null;
-      const ratio = cr.engine !== 'ours' && oursId && med(oursId) && cr.stats ? f(med(oursId) / cr.stats.median) : '';
-      if (!cr.stats) {
-        L.push(`| ${cr.label} | ${cr.threadsUsed ?? '—'} | ${cr.skipped && cr.skipped.startsWith('WRONG') ? 'WRONG' : '—'} | — | — | — | ${cr.skipped || 'not run'} |`);
-        continue;
+    L.push('| model | threads | ours ms | ' + PEERS.map(([, n]) => `${n} ms | ours / ${n}`).join(' | ') + ' |');
+    L.push('|---|---|---:|' + PEERS.map(() => '---:|---:').join('|') + '|');
+    for (const [name, mr] of Object.entries(er.models)) {
+      const { med } = ratiosOf(mr);
+      for (const [label, suffix, t] of [['1', '-1', 1], ['2', '-2', 2], ['2, one core busy', '-2-busy', 2]]) {
+        const ours = med(`ours${suffix}`);
+        if (ours == null && PEERS.every(([p]) => med(`${p}${suffix}`) == null)) continue;
+        const cells = PEERS.map(([p]) => {
+          const v = med(`${p}${suffix}`);
+          return `${f(v)} | ${ours && v ? f(ours / v) : '—'}`;
+        });
+        L.push(`| ${name} | ${label} | ${f(ours)} | ${cells.join(' | ')} |`);
       }
-      const tu = cr.engine === 'tfjs' ? `${cr.threadsUsed} (getThreadsCount())`
-        : cr.engine === 'ort' ? `${cr.threadsUsed} (numThreads; ${cr.workersSpawned} pthread worker${cr.workersSpawned === 1 ? '' : 's'})`
-          : `${cr.threadsUsed} (${cr.info.build} build${cr.info.build === 'threaded' ? `; ${cr.workersSpawned} rayon worker${cr.workersSpawned === 1 ? '' : 's'}` : ''})`;
-      L.push(`| ${cr.label} | ${tu} | ok | ${f(cr.stats.min)} | ${f(cr.stats.median)} | ${f(cr.stats.p90)} | ${ratio} |`);
+      const sp = med('ours-1') && med('ours-2') ? med('ours-1') / med('ours-2') : null;
+      const fma = med('ours-1-simd128') && med('ours-1') ? med('ours-1-simd128') / med('ours-1') : null;
+      const peerSp = PEERS.map(([p, n]) => (med(`${p}-1`) && med(`${p}-2`) ? `${n} ${f(med(`${p}-1`) / med(`${p}-2`))}` : null)).filter(Boolean);
+      L.push(`| ${name} | ours 2-thread speedup ${f(sp)}${peerSp.length ? ` (${peerSp.join(', ')})` : ''}${fma ? `; relaxed-SIMD build vs SIMD128 build: ${f(fma)}x` : ''} | | ${PEERS.map(() => ' | ').join(' | ')} |`);
     }
     L.push('');
-    // Ratios vs targets
-    const r1o = med('ours-1') && med('ort-1') ? med('ours-1') / med('ort-1') : null;
-    const r2o = med('ours-2') && med('ort-2') ? med('ours-2') / med('ort-2') : null;
-    const r1t = med('ours-1') && med('tfjs-1') ? med('ours-1') / med('tfjs-1') : null;
-    const r2t = med('ours-2') && med('tfjs-2') ? med('ours-2') / med('tfjs-2') : null;
-    const sp = med('ours-1') && med('ours-2') ? med('ours-1') / med('ours-2') : null;
-    const mark = (v, ok) => (v == null ? '—' : `${f(v)} ${ok(v) ? 'met' : 'missed'}`);
-    L.push('| ratio (median) | 1 thread | 2 threads | target |');
-    L.push('|---|---:|---:|---|');
-    L.push(`| ours / ONNX Runtime Web | ${mark(r1o, (v) => v <= 0.75)} | ${mark(r2o, (v) => v <= 0.75)} | ≤ 0.75 |`);
-    L.push(`| ours / TF.js wasm | ${mark(r1t, (v) => v <= 0.9)} | ${mark(r2t, (v) => v <= 0.9)} | ≤ 0.90 |`);
-    L.push(`| ours: 1-thread / 2-thread time (speedup) | | ${mark(sp, (v) => v >= 1.8)} | ≥ 1.8 |`);
-    const ortSp = med('ort-1') && med('ort-2') ? med('ort-1') / med('ort-2') : null;
-    const tfSp = med('tfjs-1') && med('tfjs-2') ? med('tfjs-1') / med('tfjs-2') : null;
-    L.push(`| (peers' 2-thread speedup: ONNX Runtime Web ${f(ortSp)}, TF.js ${f(tfSp)}) | | | |`);
+  }
+
+  // The targets of issue 8, on mobilenetv3_large_100.
+  const T = [];
+  const get = (e) => r.engines[e] && r.engines[e].models.mobilenetv3_large_100 && ratiosOf(r.engines[e].models.mobilenetv3_large_100);
+  const mark = (v, ok) => (v == null ? '—' : `${f(v)} ${ok(v) ? 'met' : '**missed**'}`);
+  for (const e of ['chromium', 'firefox']) {
+    const g = get(e);
+    if (!g) continue;
+    T.push([`${ENGINE_NAMES[e]}: ours / LiteRT.js, 1 thread`, mark(g.ratio('ours-1', 'litert-1'), (v) => v <= 0.6), '≤ 0.60']);
+    T.push([`${ENGINE_NAMES[e]}: ours / LiteRT.js, 2 threads`, mark(g.ratio('ours-2', 'litert-2'), (v) => v <= 0.6), '≤ 0.60']);
+    if (e === 'chromium') T.push([`${ENGINE_NAMES[e]}: ours 2-thread speedup`, mark(g.ratio('ours-1', 'ours-2'), (v) => v >= 1.8), '≥ 1.8']);
+    else T.push([`${ENGINE_NAMES[e]}: ours 2-thread / 1-thread time`, mark(g.ratio('ours-2', 'ours-1'), (v) => v <= 0.6), '≤ 0.60']);
+    T.push([`${ENGINE_NAMES[e]}, one core busy: ours / LiteRT.js, 2 threads`, mark(g.ratio('ours-2-busy', 'litert-2-busy'), (v) => v <= 0.75), '≤ 0.75']);
+  }
+  const w = get('webkit');
+  if (w) T.push(['WebKitGTK: ours / LiteRT.js, 1 thread', mark(w.ratio('ours-1', 'litert-1'), (v) => v <= 0.75), '≤ 0.75']);
+  const c = r.engines.chromium;
+  if (c && c.roofline.fma[1] && c.models.mobilenetv3_large_100) {
+    const g = get('chromium');
+    const macs = g.c['ours-1'] && g.c['ours-1'].info ? g.c['ours-1'].info.macs : null;
+    if (macs && g.med('ours-1')) T.push(['Chromium: ours (relaxed-SIMD build) % of the relaxed-FMA peak, 1 thread', pct(macs / g.med('ours-1') / 1e6 / c.roofline.fma[1].max), '≥ 50%']);
+  }
+  const co = c && c.callOverhead && c.callOverhead.find((x) => !x.error && x.threads === 1);
+  if (co) {
+    if (co.classify224) T.push(['Chromium: classify() of a 224x224 ImageData, ms over inferenceMs (1 thread)', mark(co.classify224.overhead, (v) => v <= 1.0), '≤ 1.0']);
+    if (co.watch640) T.push(['Chromium: watch() of a 640x480 video, ms over inferenceMs (1 thread)', mark(co.watch640.overhead, (v) => v <= 2.0), '≤ 2.0']);
+  }
+  if (T.length) {
+    L.push('### Targets (issue 8; mobilenetv3_large_100)');
     L.push('');
-    const nat = r.native[name];
-    if (nat) {
-      L.push('Native, 1 thread, same weights (the ONNX for onnxruntime), same synthetic input:');
+    L.push('| target | this run | goal |');
+    L.push('|---|---:|---|');
+    for (const t of T) L.push(`| ${t.join(' | ')} |`);
+    L.push('');
+  }
+
+  for (const [e, er] of Object.entries(r.engines)) {
+    L.push(`## ${ENGINE_NAMES[e]}`);
+    L.push('');
+    const rf = er.roofline;
+    // The peak a build can reach: relaxed FMA where the browser has it, else SIMD128 mul + add.
+    const peakOf = (n) => (er.env.relaxedSimd && rf.fma[n] ? Math.max(rf.fma[n].max, rf.simd128[n] ? rf.simd128[n].max : 0) : rf.simd128[n] && rf.simd128[n].max);
+    for (const [name, mr] of Object.entries(er.models)) {
+      const { c: cs, med } = ratiosOf(mr);
+      L.push(`### ${ENGINE_NAMES[e]}: ${name} at ${mr.input.size}x${mr.input.size}, ${mr.note}`);
       L.push('');
-      L.push('| native | min ms | median ms | p90 ms |');
-      L.push('|---|---:|---:|---:|');
-      if (nat.ours) L.push(`| ours: \`mobilenetv3 bench --threads 1\` (${nat.ours.simd}${r.nativeStale ? '; STALE binary: cargo build of the tree failed' : ''}) | ${f(nat.ours.min_ms)} | ${f(nat.ours.median_ms)} | ${f(nat.ours.p90_ms)} |`);
-      else L.push(`| ours | — | — | ${nat.oursError} |`);
-      if (nat.ort) L.push(`| onnxruntime ${nat.ort.version} CPU (PyPI), intra_op_num_threads=1 | ${f(nat.ort.min_ms)} | ${f(nat.ort.median_ms)} | ${f(nat.ort.p90_ms)} |`);
-      else L.push(`| onnxruntime | — | — | ${nat.ortError} |`);
-      if (nat.ours && nat.ort) L.push(`| ours / onnxruntime | | ${f(nat.ours.median_ms / nat.ort.median_ms)} | |`);
+      const refs = [mr.reference && `timm ${mr.reference.top5.join(' ')}`, mr.sharedReference && `shared reference ${mr.sharedReference.top5.join(' ')}`].filter(Boolean);
+      L.push(`Input: \`${o.photo.split('/').pop()}\` decoded by the browser, preprocessed once by our \`preprocessPending()\` (timm's eval transform); the same tensor goes to every contender (NCHW copy for ONNX Runtime and LiteRT.js). Gate: top-5 must equal ${refs.join(' and ') || 'ours'} and ours.`);
       L.push('');
-    }
-    // Roofline and profile
-    if (peak1) {
-      const macs = c['ours-1'] && c['ours-1'].info ? c['ours-1'].info.macs : null;
-      if (macs) {
-        L.push(`Whole network: ${(macs / 1e6).toFixed(1)} M MACs.`);
+      L.push('| contender | threads used | top-5 | min ms | median ms | p90 ms | ours / this (median, same threads) |');
+      L.push('|---|---|---|---:|---:|---:|---:|');
+      for (const cr of Object.values(cs)) {
+        const oursId = cr.t === 2 ? (cr.busyCore ? 'ours-2-busy' : 'ours-2') : cr.t === 1 ? 'ours-1' : null;
+        const ratio = cr.engine !== 'ours' && oursId && med(oursId) && cr.stats ? f(med(oursId) / cr.stats.median) : '';
+        if (!cr.stats) {
+          L.push(`| ${cr.label} | ${cr.threadsUsed ?? '—'} | ${cr.skipped && cr.skipped.startsWith('WRONG') ? 'WRONG' : '—'} | — | — | — | ${cr.skipped || 'not run'} |`);
+          continue;
+        }
+        const tu = cr.engine === 'tfjs' ? `${cr.threadsUsed} (getThreadsCount())`
+          : cr.engine === 'ort' ? `${cr.threadsUsed} (numThreads; ${cr.workersSpawned} pthread worker${cr.workersSpawned === 1 ? '' : 's'})`
+            : cr.engine === 'litert' ? `${cr.threadsUsed} (numThreads; ${cr.info.wasmFile}; ${cr.workersSpawned} worker${cr.workersSpawned === 1 ? '' : 's'})`
+              : `${cr.threadsUsed} (${cr.wasmBuild}${cr.info.build === 'threaded' ? `; ${cr.workersSpawned} rayon worker${cr.workersSpawned === 1 ? '' : 's'}` : ''})`;
+        L.push(`| ${cr.label} | ${tu} | ok | ${f(cr.stats.min)} | ${f(cr.stats.median)} | ${f(cr.stats.p90)} | ${ratio} |`);
+      }
+      L.push('');
+      const macs = cs['ours-1'] && cs['ours-1'].info ? cs['ours-1'].info.macs : null;
+      if (macs && peakOf(1)) {
+        L.push(`Whole network: ${(macs / 1e6).toFixed(1)} M MACs. Rates at the median, as % of this browser's peak (${er.env.relaxedSimd ? 'relaxed FMA' : 'SIMD128 mul + add'} roofline below):`);
         L.push('');
-        L.push('| engine | GMAC/s at the median | % of SIMD128 peak |');
+        L.push('| contender | GMAC/s | % of peak |');
         L.push('|---|---:|---:|');
-        for (const [id, peak, what] of [['ours-1', peak1, '1 core'], ['ours-2', peak2, '2 cores'], ['ort-1', peak1, '1 core'], ['ort-2', peak2, '2 cores'], ['tfjs-1', peak1, '1 core'], ['tfjs-2', peak2, '2 cores']]) {
-          if (!med(id)) continue;
-          const g = macs / med(id) / 1e6;
-          L.push(`| ${c[id].label} | ${f(g)} | ${f((100 * g) / peak, 1)}% of ${what} |`);
+        for (const cr of Object.values(cs)) {
+          if (!cr.stats || !(cr.t === 1 || cr.t === 2)) continue;
+          const n = cr.t;
+          const g = macs / cr.stats.median / 1e6;
+          L.push(`| ${cr.label} | ${f(g)} | ${peakOf(n) ? `${f((100 * g) / peakOf(n), 1)}% of ${n} core${n > 1 ? 's' : ''}` : '—'} |`);
         }
         L.push('');
       }
-      for (const [pid, peak, what] of [['ours-1', peak1, '1-core'], ['ours-2', peak2, '2-core']]) {
+      for (const [pid, n] of [['ours-1', 1], ['ours-2', 2]]) {
         const p = mr.profile[pid];
-        if (!p) continue;
+        const peak = peakOf(n);
+        if (!p || !peak) continue;
         const measured = med(pid);
         const scale = measured ? measured / p.total : 1;
-        L.push(`Per kernel family, ${c[pid].label} (\`profile()\`, median of ${p.reps} passes per layer, sum ${f(p.total)} ms; "scaled" = × ${f(scale, 3)} so the sum equals the timed median ${f(measured)} ms; % of the ${what} peak ${f(peak)} GMAC/s):`);
+        L.push(`Per kernel family, ${cs[pid].label} (${cs[pid].wasmBuild}; \`profile()\`, median of ${p.reps} passes per layer, sum ${f(p.total)} ms; "scaled" = × ${f(scale, 3)} so the sum equals the timed median ${f(measured)} ms; % of the ${n}-core peak ${f(peak)} GMAC/s):`);
         L.push('');
         L.push('| family | layers | M MACs | ms (profile) | ms (scaled) | share of time | GMAC/s (scaled) | % of peak |');
         L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
         const fam = new Map();
         for (const l of p.layers) {
-          const e = fam.get(l.kind) || { n: 0, macs: 0, ms: 0 };
-          e.n++;
-          e.macs += l.macs;
-          e.ms += l.ms;
-          fam.set(l.kind, e);
+          const x = fam.get(l.kind) || { n: 0, macs: 0, ms: 0 };
+          x.n++;
+          x.macs += l.macs;
+          x.ms += l.ms;
+          fam.set(l.kind, x);
         }
-        for (const [kind, e] of [...fam.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
-          const g = e.macs && e.ms > 0.005 ? e.macs / (e.ms * scale) / 1e6 : null;
-          L.push(`| ${kind} | ${e.n} | ${f(e.macs / 1e6, 1)} | ${f(e.ms, 3)} | ${f(e.ms * scale, 3)} | ${f((100 * e.ms) / p.total, 1)}% | ${f(g)} | ${g == null ? '—' : f((100 * g) / peak, 1) + '%'} |`);
+        for (const [kind, x] of [...fam.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
+          const g = x.macs && x.ms > 0.005 ? x.macs / (x.ms * scale) / 1e6 : null;
+          L.push(`| ${kind} | ${x.n} | ${f(x.macs / 1e6, 1)} | ${f(x.ms, 3)} | ${f(x.ms * scale, 3)} | ${f((100 * x.ms) / p.total, 1)}% | ${f(g)} | ${g == null ? '—' : f((100 * g) / peak, 1) + '%'} |`);
         }
         const allMacs = p.layers.reduce((a, l) => a + l.macs, 0);
         const gAll = allMacs / (p.total * scale) / 1e6;
@@ -594,7 +712,7 @@ function report(r) {
         L.push('');
         const p1 = mr.profile['ours-1'];
         if (pid === 'ours-2' && p1) {
-          L.push(`Slowest 10 layers with 2 threads, beside their 1-thread time (speedup < 1: the layer got slower with 2 threads):`);
+          L.push('Slowest 10 layers with 2 threads, beside their 1-thread time (speedup < 1: the layer got slower with 2 threads):');
           L.push('');
           L.push('| layer | family | M MACs | ms, 1 thread | ms, 2 threads | speedup |');
           L.push('|---|---|---:|---:|---:|---:|');
@@ -606,50 +724,89 @@ function report(r) {
           L.push('');
         }
         if (pid === 'ours-1') {
-          L.push(`Slowest 10 layers, ${c[pid].label}:`);
+          L.push(`Slowest 10 layers, ${cs[pid].label}:`);
           L.push('');
           L.push('| layer | family | M MACs | ms (profile) | share | GMAC/s | % of 1-core peak |');
           L.push('|---|---|---:|---:|---:|---:|---:|');
           for (const l of [...p.layers].sort((a, b) => b.ms - a.ms).slice(0, 10)) {
             const g = l.macs && l.ms > 0.005 ? l.macs / l.ms / 1e6 : null;
-            L.push(`| ${l.name} | ${l.kind} | ${f(l.macs / 1e6, 2)} | ${f(l.ms, 3)} | ${f((100 * l.ms) / p.total, 1)}% | ${f(g)} | ${g == null ? '—' : f((100 * g) / peak1, 1) + '%'} |`);
+            L.push(`| ${l.name} | ${l.kind} | ${f(l.macs / 1e6, 2)} | ${f(l.ms, 3)} | ${f((100 * l.ms) / p.total, 1)}% | ${f(g)} | ${g == null ? '—' : f((100 * g) / peak, 1) + '%'} |`);
           }
           L.push('');
         }
       }
     }
-  }
-  if (r.roofline) {
-    L.push('## SIMD128 roofline (this browser)');
+    if (er.callOverhead) {
+      L.push(`### ${ENGINE_NAMES[e]}: whole-call overhead of the npm package (${er.callOverhead[0].model})`);
+      L.push('');
+      L.push('`classify()` of a 224x224 ImageData and `watch()` on a 640x480 video (a canvas stream); medians over the results of `totalMs` (the whole call, on the page) minus `inferenceMs` (the forward pass in the worker). Target (Chromium): ≤ 1.0 ms for classify, ≤ 2.0 ms for watch.');
+      L.push('');
+      L.push('| threads | build | call | results | total ms | inference ms | preprocess ms | overhead ms |');
+      L.push('|---:|---|---|---:|---:|---:|---:|---:|');
+      for (const co of er.callOverhead) {
+        if (co.error) {
+          L.push(`| ${co.threads} | — | — | — | — | — | — | failed: ${co.error} |`);
+          continue;
+        }
+        for (const [what, x] of [['classify(224x224 ImageData)', co.classify224], ['watch(640x480 video)', co.watch640]]) {
+          if (!x) continue;
+          L.push(`| ${co.threads} | ${co.info.build}, ${co.info.simd} | ${what} | ${x.n} | ${f(x.total)} | ${f(x.inference)} | ${f(x.preprocess)} | ${f(x.overhead)} |`);
+        }
+      }
+      L.push('');
+    }
+    L.push(`### ${ENGINE_NAMES[e]}: roofline`);
     L.push('');
-    L.push('`bench/roofline.mjs`: a loop of `acc = f32x4.add(f32x4.mul(acc, m), c)` over independent accumulators (8, 12, 16, 24; the fastest is used), in a Worker; then the same in 2 Workers at once. 1 MAC = 1 multiply + 1 add (wasm SIMD128 has no fused multiply-add), so GFLOP/s = 2 × GMAC/s.');
+    L.push('`bench/roofline.mjs`: a loop over independent f32x4 accumulators (8, 12, 16, 24; the fastest is used), in a Worker, then in 2 Workers at once; ' +
+      '`acc = f32x4.add(f32x4.mul(acc, m), c)` (SIMD128) or `acc = f32x4.relaxed_madd(acc, m, c)` (relaxed SIMD; fused where the CPU has FMA). 1 MAC = 1 multiply + 1 add.');
     L.push('');
-    L.push('| | GMAC/s (best chunk) | GMAC/s (median chunk) | GFLOP/s (best) | accumulators |');
-    L.push('|---|---:|---:|---:|---|');
-    for (const p of r.roofline.passes) {
-      L.push(`| 1 core, ${p.when} the contenders | ${f(p[1].max)} | ${f(p[1].median)} | ${f(2 * p[1].max)} | ${p[1].workers[0].accs} |`);
-      L.push(`| 2 workers at once (sum), ${p.when} | ${f(p[2].max)} | ${f(p[2].median)} | ${f(2 * p[2].max)} | ${p[2].workers.map((w) => w.accs).join(', ')} |`);
+    L.push('| kernel | workers | when | GMAC/s (best chunk) | GMAC/s (median chunk) | accumulators |');
+    L.push('|---|---:|---|---:|---:|---|');
+    for (const p of rf.passes) {
+      L.push(`| ${p.kind === 'fma' ? 'relaxed FMA' : 'SIMD128 mul + add'} | ${p.n} | ${p.when} | ${f(p.max)} | ${f(p.median)} | ${p.workers.map((x) => x.accs).join(', ')} |`);
     }
     L.push('');
-    L.push(`Peak used for "% of peak" above: the best chunk of either pass (the stricter choice): **${f(r.roofline[1].max)} GMAC/s on 1 core, ${f(r.roofline[2].max)} GMAC/s on 2** ` +
-      `(2-core / 1-core = ${f(r.roofline[2].max / r.roofline[1].max)}).`);
+    L.push(`Peaks used above (best chunk of either pass): SIMD128 ${f(rf.simd128[1] && rf.simd128[1].max)} GMAC/s on 1 core${rf.simd128[2] ? `, ${f(rf.simd128[2].max)} on 2` : ''}` +
+      `${rf.fma[1] ? `; relaxed FMA ${f(rf.fma[1].max)} on 1 core${rf.fma[2] ? `, ${f(rf.fma[2].max)} on 2` : ''}` : ''}.`);
     L.push('');
   }
+
+  for (const [name, nat] of Object.entries(r.native)) {
+    L.push(`## Native, ${name}, 1 thread, same weights (the ONNX for onnxruntime), same synthetic input`);
+    L.push('');
+    L.push('| native | min ms | median ms | p90 ms |');
+    L.push('|---|---:|---:|---:|');
+    if (nat.ours) L.push(`| ours: \`mobilenetv3 bench --threads 1\` (${nat.ours.simd}${r.nativeStale ? '; STALE binary: cargo build of the tree failed' : ''}) | ${f(nat.ours.min_ms)} | ${f(nat.ours.median_ms)} | ${f(nat.ours.p90_ms)} |`);
+    else L.push(`| ours | — | — | ${nat.oursError} |`);
+    if (nat.ort) L.push(`| onnxruntime ${nat.ort.version} CPU (PyPI), intra_op_num_threads=1 | ${f(nat.ort.min_ms)} | ${f(nat.ort.median_ms)} | ${f(nat.ort.p90_ms)} |`);
+    else L.push(`| onnxruntime | — | — | ${nat.ortError} |`);
+    if (nat.ours && nat.ort) L.push(`| ours / onnxruntime | | ${f(nat.ours.median_ms / nat.ort.median_ms)} | |`);
+    L.push('');
+  }
+
   L.push('## Notes');
   L.push('');
-  L.push('- "ours, single build" is what the npm package runs with `threads: 1` (or without cross-origin isolation); the threaded build runs rayon ' +
-    "workers started by `initThreadPool(n)`; `'auto'` is the package's default, min(hardwareConcurrency, 4). 1-thread ratios use the single build, " +
-    '2-thread ratios the threaded build with 2 threads.');
-  L.push('- ONNX Runtime Web: `ort.wasm.min.mjs`, `executionProviders: [\'wasm\']`, `graphOptimizationLevel: \'all\'`, `env.wasm.simd = true`, ' +
-    '`env.wasm.numThreads` = 1 or 2 (the pthread workers it spawned are counted). Its model is the torch ONNX export of the same timm weights.');
+  L.push('- Browsers: Debian\'s Chromium (headless, playwright-core), Firefox ESR (headless, puppeteer-core over WebDriver BiDi) and WebKitGTK\'s MiniBrowser ' +
+    '(WebKitWebDriver, under xvfb-run; `JSC_useSharedArrayBuffer=true` so isolated pages get SharedArrayBuffer as in Safari), one after the other, ' +
+    'all driven through tests/browser/lib/engines.mjs.');
+  L.push('- Ours: "single build" is what the npm package runs with `threads: 1` (or without cross-origin isolation), "threaded build" runs rayon ' +
+    'workers started by `initThreadPool(n)`; each in the relaxed-SIMD flavour where the browser validates relaxed SIMD, else SIMD128 (js/builds.js, ' +
+    "as the package picks). `'auto'` here is min(hardwareConcurrency, 4).");
+  L.push('- "One core busy": the 2-thread contenders once more while a separate process spins on one core (bounded: killed after the pass, ' +
+    'at most 10 minutes), like a user\'s other tab or program.');
+  L.push('- LiteRT.js: `@litertjs/core` from npm, `loadLiteRt(wasm dir, {threads})` (it loads its relaxed-SIMD build where the browser has relaxed SIMD, ' +
+    'its threaded build only with relaxed SIMD, else its SIMD128 "compat" build), `loadAndCompile(bytes, {accelerator: \'wasm\', cpuOptions: {numThreads}})`, ' +
+    'on the .tflite that litert-torch converts from the same timm weights (tools/export_tflite.py, float32, NCHW input).');
+  L.push('- ONNX Runtime Web: `ort.wasm.min.mjs`, `executionProviders: [\'wasm\']`, `graphOptimizationLevel: \'all\'`, `env.wasm.numThreads` = 1 or 2 ' +
+    '(the pthread workers it spawned are counted). Its model is the torch ONNX export of the same timm weights.');
   L.push('- TF.js: the network is written with tf.js ops in `bench/www/worker-tfjs.js` (BN folded, every conv one fused op with bias and ReLU, ' +
-    'hard-swish as 3 ops with its 1/6 folded into the next weights, the SE gate fused into conv_expand). TF.js sizes its pool as ' +
-    'max(1, hardwareConcurrency / 2) and `setThreadsCount(2)` does not go above that, so the 2-thread run reports hardwareConcurrency = 4 to it; ' +
-    '`getThreadsCount()` is the proof of the threads it used.');
+    'hard-swish as 3 ops, the SE gate fused into conv_expand). TF.js sizes its pool as max(1, hardwareConcurrency / 2), so the 2-thread run ' +
+    'reports hardwareConcurrency = 4 to it; `getThreadsCount()` is the proof of the threads it used.');
   L.push("- Native: our CLI is built for baseline x86-64 (SSE2: the same 4-wide kernels as wasm SIMD128), while onnxruntime's CPU provider " +
     'dispatches AVX2/AVX-512 at run time; the native ratio compares engines, not instruction sets.');
   L.push('- Per-layer times come from `profile()` (one clock call between layers); their sum is within a few % of the timed median, and the ' +
-    '"scaled" columns distribute the timed median proportionally. Layers shorter than the clock resolution (5 µs) show no rate.');
+    '"scaled" columns distribute the timed median proportionally. Firefox and WebKit coarsen `performance.now()` (to 20 µs / 1 ms without ' +
+    'isolation; finer when isolated), so their per-layer rows are coarser.');
   L.push('');
   return L.join('\n');
 }

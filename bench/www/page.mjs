@@ -1,6 +1,8 @@
-// Benchmark page, driven by bench/run.mjs through Playwright (window.bench.*). Every contender
+// Benchmark page, driven by bench/run.mjs in Chromium, Firefox and WebKit (window.bench.*). Every contender
 // runs in its own dedicated Worker, one at a time; the page only decodes the photo, hands out the
 // one input tensor, and relays timings.
+
+import { hasRelaxedSimd } from '/js/builds.js';
 
 const logEl = document.getElementById('log');
 const log = (s) => { logEl.textContent += `\n${s}`; };
@@ -45,6 +47,7 @@ const WORKERS = {
   ours: ['./worker-ours.mjs', 'module'],
   ort: ['./worker-ort.mjs', 'module'],
   tfjs: ['./worker-tfjs.js', 'classic'],
+  litert: ['./worker-litert.js', 'classic'],
   roofline: ['./worker-roofline.mjs', 'module'],
 };
 
@@ -68,6 +71,7 @@ async function decode(url) {
 window.bench = {
   env() {
     return {
+      relaxedSimd: hasRelaxedSimd(),
       crossOriginIsolated: self.crossOriginIsolated,
       hardwareConcurrency: navigator.hardwareConcurrency,
       userAgent: navigator.userAgent,
@@ -77,6 +81,7 @@ window.bench = {
 
   /** Decode the photo in the browser and preprocess it with our engine (timm's eval transform). */
   async prepare(model, photoUrl) {
+    this.photoUrl = photoUrl;
     const img = await decode(photoUrl);
     const peer = spawn('ours');
     try {
@@ -107,7 +112,7 @@ window.bench = {
     const t0 = performance.now();
     const info = await peer.call('init', spec);
     const initMs = performance.now() - t0;
-    const tensor = spec.engine === 'ort' ? input.nchw : input.nhwc;
+    const tensor = spec.engine === 'ort' || spec.engine === 'litert' ? input.nchw : input.nhwc;
     const t1 = performance.now();
     const { logits, workersSpawned } = await peer.call('infer', { tensor: tensor.slice(), size: input.size });
     const firstMs = performance.now() - t1;
@@ -127,6 +132,63 @@ window.bench = {
     const peer = handles.get(handle);
     if (peer) peer.terminate();
     handles.delete(handle);
+  },
+
+  /**
+   * Whole-call overhead of the npm package (js/index.js): classify() of a 224x224 ImageData, and
+   * watch() on a 640x480 <video> (a canvas stream), each result's totalMs minus its inferenceMs.
+   */
+  async callOverhead({ weightsUrl, configUrl, threads, n }) {
+    const { createClassifier } = await import('/js/index.js');
+    const clf = await createClassifier({ weights: weightsUrl, config: configUrl, threads, cache: false });
+    const out = { info: { build: clf.info.build, simd: clf.info.simd, threads: clf.info.threads, buildReason: clf.info.buildReason } };
+    try {
+      const c = new OffscreenCanvas(224, 224);
+      const g = c.getContext('2d');
+      const bmp = await createImageBitmap(await (await fetch(this.photoUrl)).blob());
+      g.drawImage(bmp, 0, 0, 224, 224);
+      const img = g.getImageData(0, 0, 224, 224);
+      const rows = [];
+      for (let i = 0; i < n + 5; i++) {
+        const r = await clf.classify(img);
+        if (i >= 5) rows.push(r.timings);
+      }
+      out.classify224 = rows;
+      // watch(): a 640x480 canvas painted every frame, as a camera would deliver.
+      const canvas = document.createElement('canvas');
+      canvas.width = 640;
+      canvas.height = 480;
+      const cg = canvas.getContext('2d');
+      let frame = 0;
+      const paint = () => {
+        cg.drawImage(bmp, 0, 0, 640, 480);
+        cg.fillStyle = `rgb(${frame % 255}, 0, 0)`;
+        cg.fillRect(0, 0, 8, 8);
+        frame++;
+      };
+      paint();
+      const video = document.createElement('video');
+      video.muted = true;
+      video.playsInline = true;
+      video.srcObject = canvas.captureStream(30);
+      document.body.appendChild(video);
+      await video.play();
+      const timer = setInterval(paint, 33);
+      const seen = [];
+      await new Promise((resolve, reject) => {
+        const stop = clf.watch(video, (r) => {
+          seen.push({ ...r.timings, width: r.width, height: r.height });
+          if (seen.length >= n + 5) { stop(); resolve(); }
+        }, { onError: (e) => { stop(); reject(e); } });
+        setTimeout(() => { stop(); resolve(); }, 60000);
+      });
+      clearInterval(timer);
+      video.remove();
+      out.watch = seen.slice(5);
+    } finally {
+      clf.dispose();
+    }
+    return out;
   },
 
   /** The f32x4 mul+add roofline: `workers` workers at once, each on its own core if it can. */
@@ -150,3 +212,4 @@ window.bench = {
 };
 
 log(`ready; crossOriginIsolated=${self.crossOriginIsolated}`);
+window.__ready = true;

@@ -1,4 +1,4 @@
-// Contender: our engine (js/wasm/single or js/wasm/threaded, wasm-bindgen --target web).
+// Contender: our engine (a build of js/builds.js, e.g. js/wasm/threaded-relaxed; wasm-bindgen --target web).
 // init {build, threads, model} -> info; preprocess {width, height, rgba} -> tensor;
 // infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][]
 
@@ -17,13 +17,13 @@ async function init({ build, threads, model }) {
   await glue.default({ module_or_path: new URL('mobilenetv3_bg.wasm', base) });
   let requested = threads;
   if (threads === 'auto') requested = Math.min(navigator.hardwareConcurrency || 1, 4);
-  if (build === 'threaded') await glue.initThreadPool(requested);
+  if (glue.buildKind() === 'threaded') await glue.initThreadPool(requested);
   const weights = new Uint8Array(await (await fetch(model.weightsUrl)).arrayBuffer());
   const config = model.configUrl ? await (await fetch(model.configUrl)).text() : '';
   engine = new glue.Engine(weights, config, model.arch);
   const info = JSON.parse(engine.info());
   delete info.labels;
-  return { ...info, build: glue.buildKind(), threads: glue.threadCount(), requested, workersSpawned: workersSpawned() };
+  return { ...info, build: glue.buildKind(), wasmBuild: build, threads: glue.threadCount(), requested, workersSpawned: workersSpawned() };
 }
 
 function once() {

@@ -123,7 +123,9 @@ export interface CreateClassifierOptions {
   sha256?: string;
   /** Override the config: URL of timm's config.json, its text, or the parsed object. */
   config?: string | URL | object;
-  /** Worker threads for inference. 'auto' (default) = min(navigator.hardwareConcurrency, 4).
+  /** Worker threads for inference. 'auto' (default) = min(navigator.hardwareConcurrency, 4); when
+   *  that is more than 2, the worker times a forward pass with 1, 2, ... of them and keeps the
+   *  fastest (browsers can overstate the cores: WebKit reports 4 on 2); info.buildReason says so.
    *  Threads need a cross-origin isolated page (COOP + COEP headers); otherwise, or with
    *  threads <= 1, the single-threaded build is used. */
   threads?: number | 'auto';

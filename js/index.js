@@ -135,7 +135,7 @@ class ClassifierImpl {
 }
 
 function buildReason(plan, info) {
-  if (info.build === 'threaded') return `threaded: ${info.threads} threads`;
+  if (info.build === 'threaded') return `threaded: ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.autoThreads ? ` (${info.autoThreads})` : ''}`;
   if (plan.build === 'single') return plan.reason;
   // Creating the shared memory or the worker pool threw (e.g. iOS with little memory to spare).
   return `single: the threaded build failed to start (${info.fallbackReason || 'unknown reason'})`;
@@ -156,6 +156,7 @@ export async function createClassifier(options = {}) {
   const threads = resolveThreads(options.threads);
   const plan = planBuild(threads, caps);
   const timeoutMs = options.timeoutMs > 0 ? options.timeoutMs : DEFAULT_TIMEOUT_MS;
+  const tuneThreads = options.threads === undefined || options.threads === 'auto';
   // What the downloads must be: models.json's pins for a known model, else the `sha256` option.
   const ownWeights = options.weights !== undefined;
   const sha256 = checkSha256(options.sha256);
@@ -167,7 +168,7 @@ export async function createClassifier(options = {}) {
   const attempt = async (readCache) => {
     const ctx = { cache: options.cache !== false, readCache, signal, onProgress, idleMs: timeoutMs };
     // options._simulateThreadedFailure ('memory' | 'pool'): test hook, makes the threaded start throw.
-    const engine = new WorkerEngine({ build: plan.build, threads, timeoutMs, onProgress, simulateFailure: options._simulateThreadedFailure });
+    const engine = new WorkerEngine({ build: plan.build, threads, autoThreads: tuneThreads, timeoutMs, onProgress, simulateFailure: options._simulateThreadedFailure });
     const inputs = Promise.all([
       resolveWeights(ownWeights ? options.weights : entry.weightsUrl, { ...ctx, expect: expectWeights }),
       resolveConfig(options.config !== undefined ? options.config : entry.configUrl, { ...ctx, expect: expectConfig }),

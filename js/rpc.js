@@ -23,10 +23,11 @@ function spawnWorker() {
  * starts a fresh one from the same weights Blob.
  */
 export class WorkerEngine {
-  constructor({ build, threads, timeoutMs, onProgress, simulateFailure }) {
+  constructor({ build, threads, autoThreads = false, timeoutMs, onProgress, simulateFailure }) {
     this.build = build;
     this.simulateFailure = simulateFailure; // test hook (index.js: _simulateThreadedFailure)
     this.threads = threads;
+    this.autoThreads = autoThreads;
     this.timeoutMs = timeoutMs;
     this.onProgress = onProgress;
     this.queue = [];
@@ -71,7 +72,7 @@ export class WorkerEngine {
     const progress = this.onProgress;
     this.onProgress = null; // progress is reported for the first start only
     safeCall(progress, { phase: 'compile', loaded: 0, total: 1 });
-    const loaded = await this._send('load', { build: this.build, threads: this.threads, simulateFailure: this.simulateFailure }, [], this.timeoutMs * 4);
+    const loaded = await this._send('load', { build: this.build, threads: this.threads, simulateFailure: this.simulateFailure, autoThreads: this.autoThreads }, [], this.timeoutMs * 4);
     safeCall(progress, { phase: 'compile', loaded: 1, total: 1 });
     const { weights, config } = await this.initData;
     safeCall(progress, { phase: 'init', loaded: 0, total: 1 });

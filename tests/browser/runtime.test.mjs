@@ -145,6 +145,39 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.match(onPlain.caps.buildReason, /not crossOriginIsolated/);
   });
 
+  test("threads 'auto' on an isolated page: more than 2 reported cores are checked by timing passes, and buildReason says so", async (t) => {
+    if (!requireShared(t)) return;
+    const page = await open(iso);
+    try {
+      const out = await page.evaluate(async (model) => {
+        const clf = await mnv3.createClassifier({ ...T.local(model), threads: 'auto', cache: false });
+        const { build, threads, buildReason } = clf.info;
+        const r = await clf.classify(await T.fetchBlob('/shared/photos/koala.jpg'));
+        clf.dispose();
+        return { build, threads, buildReason, top: r.top[0].index, cores: navigator.hardwareConcurrency };
+      }, 'tf_mobilenetv3_small_100');
+      t.diagnostic(`${engine}: hardwareConcurrency ${out.cores}; ${out.buildReason}`);
+      assert.equal(out.build, 'threaded');
+      assert.equal(out.top, 105);
+      const pool = Math.min(out.cores, 4);
+      if (pool > 2) {
+        // e.g. WebKit reports 4 cores on a 2-core machine: the pool has 4 threads, the team what ran fastest.
+        const m = out.buildReason.match(/^threaded: (\d+) threads? \(auto: hardwareConcurrency (\d+); a forward pass took (.*): (\d+) threads?\)$/);
+        assert.ok(m, out.buildReason);
+        assert.equal(Number(m[1]), out.threads);
+        assert.equal(Number(m[4]), out.threads);
+        assert.equal(Number(m[2]), out.cores);
+        assert.deepEqual([...m[3].matchAll(/ with (\d+)/g)].map((x) => Number(x[1])), pool === 3 ? [3, 2, 1] : [4, 2, 1]);
+      } else {
+        assert.equal(out.buildReason, `threaded: ${pool} threads`);
+        assert.equal(out.threads, pool);
+      }
+      assert.deepEqual(await page.errors(), []);
+    } finally {
+      await page.close();
+    }
+  });
+
   if (engine === 'webkit') {
     test('WebKit as shipped (no JSC_useSharedArrayBuffer): isolated page without SharedArrayBuffer -> the single build, same results', async (t) => {
       if (!requireShared(t)) return;

@@ -265,7 +265,8 @@ async function main() {
   if (!existsSync(o.photo)) die(`photo ${o.photo} not found (pass --photo FILE, a real photo; ../shared/photos/koala.jpg by default)`);
   let ref = ensureExports(o);
   if (o.only.includes('litert')) ref = ensureTflite(o) || ref;
-  const bin = ensureNative();
+  // The native CLI gives TF.js its layer list and the native comparison.
+  const bin = o.native || o.only.includes('tfjs') ? ensureNative() : null;
   if (!bin) log('[bench] no native build: TF.js (needs the layer list) and the native comparison are skipped');
   // LiteRT.js's dist imports the bare '@litertjs/wasm-utils'; workers have no import maps.
   const litertDir = join(CACHE, 'litert');

@@ -20,11 +20,17 @@ async function init({ threads, model: spec }) {
   lr = await import(LITERT);
   const relaxedSimd = await lr.supportsFeature('relaxedSimd');
   const wantThreads = threads > 1;
-  await lr.loadLiteRt(new URL(WASM_DIR, self.location.href).href, { threads: wantThreads });
+  const dir = new URL(WASM_DIR, self.location.href).href;
+  const wasmFile = relaxedSimd ? (wantThreads ? 'litert_wasm_threaded_internal' : 'litert_wasm_internal') : 'litert_wasm_compat_internal';
+  // Emscripten looks for its .wasm (and its pthread workers for the .js) next to the script that
+  // runs it, here this worker: point it at the package's wasm/ folder (the loader passes
+  // self.Module to the module factory).
+  self.Module = { locateFile: (f) => dir + f, mainScriptUrlOrBlob: `${dir}${wasmFile}.js` };
+  await lr.loadLiteRt(dir, { threads: wantThreads });
   const bytes = new Uint8Array(await (await fetch(spec.tfliteUrl)).arrayBuffer());
   model = await lr.loadAndCompile(bytes, { accelerator: 'wasm', cpuOptions: { numThreads: threads } });
   return {
-    wasmFile: relaxedSimd ? (wantThreads ? 'litert_wasm_threaded_internal' : 'litert_wasm_internal') : 'litert_wasm_compat_internal',
+    wasmFile,
     relaxedSimd,
     numThreads: threads,
     workersSpawned: contender.workersSpawned(),

@@ -312,5 +312,29 @@ export const MODEL_LIST = [
     "inputSize": 224,
     "top1": 72.13,
     "top5": 90.376
+  },
+  {
+    "name": "mobilenetv4_conv_blur_medium",
+    "architecture": "mobilenetv4_conv_blur_medium",
+    "tag": "e500_r224_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_conv_blur_medium.e500_r224_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_conv_blur_medium.e500_r224_in1k/resolve/main/config.json",
+    "bytes": 38900000,
+    "license": "apache-2.0",
+    "inputSize": 224,
+    "top1": 79.446,
+    "top5": 94.92
+  },
+  {
+    "name": "mobilenetv4_conv_aa_large",
+    "architecture": "mobilenetv4_conv_aa_large",
+    "tag": "e230_r448_in12k_ft_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_conv_aa_large.e230_r448_in12k_ft_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_conv_aa_large.e230_r448_in12k_ft_in1k/resolve/main/config.json",
+    "bytes": 130400000,
+    "license": "apache-2.0",
+    "inputSize": 448,
+    "top1": 84.668,
+    "top5": 97.108
   }
 ];

@@ -31,6 +31,7 @@ ARCHS = [
     "lcnet_035", "lcnet_050", "lcnet_075", "lcnet_100", "lcnet_150",
     "mobilenetv4_conv_small_035", "mobilenetv4_conv_small_050", "mobilenetv4_conv_small",
     "mobilenetv4_conv_medium", "mobilenetv4_conv_large",
+    "mobilenetv4_conv_aa_medium", "mobilenetv4_conv_blur_medium", "mobilenetv4_conv_aa_large",
 ]
 # 224 is the trained size; 193 is odd, so every stride-2 layer sees odd sizes (TF-same padding).
 INPUT_SIZES = [224, 193]

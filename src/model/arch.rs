@@ -472,6 +472,9 @@ pub static VARIANTS: &[Variant] = &[
     variant!("mobilenetv4_conv_small", MNV4_CONV_SMALL, 1.0, 1.0, false, EPS_TORCH),
     variant!("mobilenetv4_conv_medium", MNV4_CONV_MEDIUM, 1.0, 1.0, false, EPS_TORCH),
     variant!("mobilenetv4_conv_large", MNV4_CONV_LARGE, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_aa_medium", MNV4_CONV_AA_MEDIUM, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_blur_medium", MNV4_CONV_BLUR_MEDIUM, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_conv_aa_large", MNV4_CONV_AA_LARGE, 1.0, 1.0, false, EPS_TORCH),
 ];
 
 /// Find a variant by timm name; a pretrained tag (`mobilenetv3_large_100.ra_in1k`) is ignored.

@@ -100,6 +100,12 @@ fn timm_default_cfg(arch: &str, tag: Option<&str>) -> Result<(usize, PreprocessC
         ("mobilenetv4_conv_medium", "e250_r384_in12k", 11821, 384, 1.0, Bicubic, IMAGENET),
         ("mobilenetv4_conv_large", "e600_r384_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
         ("mobilenetv4_conv_large", "e500_r256_in1k", 1000, 256, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_conv_aa_medium", "untrained", 1000, 256, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_conv_blur_medium", "e500_r224_in1k", 1000, 224, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_conv_aa_large", "e230_r448_in12k_ft_in1k", 1000, 448, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_conv_aa_large", "e230_r384_in12k_ft_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_conv_aa_large", "e600_r384_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_conv_aa_large", "e230_r384_in12k", 11821, 384, 0.95, Bicubic, IMAGENET),
     ];
     let row = CFGS
         .iter()

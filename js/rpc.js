@@ -22,6 +22,9 @@ function spawnWorker() {
  * after a crash (fatal error, timeout, worker error) the worker is dropped and the next request
  * starts a fresh one from the same weights Blob.
  */
+// A worker start (wasm compile + thread pool) takes well under a second; past this it is stuck.
+const FIRST_START_MS = 15000;
+
 export class WorkerEngine {
   constructor({ build, threads, autoThreads = false, timeoutMs, onProgress, simulateFailure }) {
     this.build = build;
@@ -45,9 +48,18 @@ export class WorkerEngine {
   /** Starts a worker and loads the wasm now; `data` (a promise) supplies weights and config. */
   start(data) {
     this.initData = data;
-    this.started = this._start();
-    this.started.catch(() => {});
-    return this.started;
+    return this._begin();
+  }
+
+  /** Starts the worker; `started` holds the promise, also after a start retried in a fresh worker. */
+  _begin() {
+    const p = this._start().then((info) => {
+      if (!this.disposed && this.worker) this.started = p; // the retry's timeout cleared it
+      return info;
+    });
+    p.catch(() => {});
+    this.started = p;
+    return p;
   }
 
   async _start() {
@@ -59,7 +71,7 @@ export class WorkerEngine {
     }
   }
 
-  async _startWorker() {
+  _spawn() {
     const { worker, blobUrl } = spawnWorker();
     this.worker = worker;
     this.blobUrl = blobUrl;
@@ -69,10 +81,32 @@ export class WorkerEngine {
       this._fail(worker, err('INTERNAL', `the worker failed: ${ev.message || 'script error (could not load worker.js or the wasm glue)'}`));
     });
     worker.addEventListener('messageerror', () => this._fail(worker, err('INTERNAL', 'a message from the worker could not be read')));
+  }
+
+  /**
+   * Starts a worker and loads the wasm build in it. A first start that does not answer within
+   * FIRST_START_MS is retried once in a fresh worker: Firefox now and then never finishes starting
+   * a worker (about 1 start in 15 in our test suites, threaded build), and a fresh one then starts
+   * at once. The retry gets the full watchdog.
+   */
+  async _load() {
+    const payload = { build: this.build, threads: this.threads, simulateFailure: this.simulateFailure, autoThreads: this.autoThreads };
+    for (let attempt = 0; ; attempt++) {
+      this._spawn();
+      const limit = attempt === 0 ? Math.min(FIRST_START_MS, this.timeoutMs * 4) : this.timeoutMs * 4;
+      try {
+        return await this._send('load', payload, [], limit);
+      } catch (e) {
+        if (e.code !== 'TIMEOUT' || attempt > 0 || this.disposed) throw e;
+      }
+    }
+  }
+
+  async _startWorker() {
     const progress = this.onProgress;
     this.onProgress = null; // progress is reported for the first start only
     safeCall(progress, { phase: 'compile', loaded: 0, total: 1 });
-    const loaded = await this._send('load', { build: this.build, threads: this.threads, simulateFailure: this.simulateFailure, autoThreads: this.autoThreads }, [], this.timeoutMs * 4);
+    const loaded = await this._load();
     safeCall(progress, { phase: 'compile', loaded: 1, total: 1 });
     const { weights, config } = await this.initData;
     safeCall(progress, { phase: 'init', loaded: 0, total: 1 });
@@ -176,7 +210,7 @@ export class WorkerEngine {
         let sent = false;
         try {
           if (job.settled) continue;
-          if (!this.started) this.started = this._start();
+          if (!this.started) this._begin();
           await this.started;
           if (job.settled || this.disposed) continue;
           sent = true;

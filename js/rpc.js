@@ -86,18 +86,27 @@ export class WorkerEngine {
   /**
    * Starts a worker and loads the wasm build in it. A first start that does not answer within
    * FIRST_START_MS is retried once in a fresh worker: Firefox now and then never finishes starting
-   * a worker (about 1 start in 15 in our test suites, threaded build), and a fresh one then starts
-   * at once. The retry gets the full watchdog.
+   * a worker's thread pool (about 1 threaded start in 15 in our test suites); the retry runs the
+   * single build (buildReason says why) and gets the full watchdog.
    */
   async _load() {
     const payload = { build: this.build, threads: this.threads, simulateFailure: this.simulateFailure, autoThreads: this.autoThreads };
+    let stuck = null;
     for (let attempt = 0; ; attempt++) {
       this._spawn();
       const limit = attempt === 0 ? Math.min(FIRST_START_MS, this.timeoutMs * 4) : this.timeoutMs * 4;
       try {
-        return await this._send('load', payload, [], limit);
+        const loaded = await this._send('load', payload, [], limit);
+        if (stuck) loaded.fallbackReason = stuck;
+        return loaded;
       } catch (e) {
         if (e.code !== 'TIMEOUT' || attempt > 0 || this.disposed) throw e;
+        // A fresh worker sometimes hangs the same way in Firefox when it starts a thread pool:
+        // the retry uses the single build, which starts no pool.
+        if (payload.build === 'threaded') {
+          payload.build = 'single';
+          stuck = `the threaded build did not start within ${limit} ms`;
+        }
       }
     }
   }

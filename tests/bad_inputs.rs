@@ -91,7 +91,7 @@ fn unknown_architecture() {
     let e = ModelConfig::for_architecture("efficientnet_b0").unwrap_err();
     assert_eq!(e.code(), "UNSUPPORTED_ARCH");
     assert!(e.to_string().contains("mobilenetv3_large_100"), "should list supported names: {e}");
-    let e = ModelConfig::from_json(r#"{"architecture": "mobilenetv4_hybrid_medium"}"#).unwrap_err();
+    let e = ModelConfig::from_json(r#"{"architecture": "mobilenetv5_300m"}"#).unwrap_err();
     assert_eq!(e.code(), "UNSUPPORTED_ARCH");
 }
 

@@ -32,6 +32,8 @@ ARCHS = [
     "mobilenetv4_conv_small_035", "mobilenetv4_conv_small_050", "mobilenetv4_conv_small",
     "mobilenetv4_conv_medium", "mobilenetv4_conv_large",
     "mobilenetv4_conv_aa_medium", "mobilenetv4_conv_blur_medium", "mobilenetv4_conv_aa_large",
+    "mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_large",
+    "mobilenetv4_hybrid_medium_075", "mobilenetv4_hybrid_large_075",
 ]
 # 224 is the trained size; 193 is odd, so every stride-2 layer sees odd sizes (TF-same padding).
 INPUT_SIZES = [224, 193]
@@ -43,6 +45,9 @@ ARCH_INPUT_SIZES = {
     "mobilenetv4_conv_large": [384, 193],
     "mobilenetv4_conv_aa_medium": [256, 193],
     "mobilenetv4_conv_aa_large": [448, 193],
+    "mobilenetv4_hybrid_medium": [256, 193],
+    "mobilenetv4_hybrid_large": [384, 193],
+    "mobilenetv4_hybrid_large_075": [256, 193],
 }
 INPUT_SEED = 20261125
 
@@ -77,9 +82,12 @@ def weight_range(name, shape):
         return 0.5, 1.5
     if name.endswith("running_mean"):
         return -0.2, 0.2
-    if len(shape) == 1:  # BN weight/bias, conv and linear biases
+    if len(shape) == 1:  # BN weight/bias, conv and linear biases, layer scale
         module = name.split(".")[-2]
-        if (module.startswith("bn") or module == "norm_head") and name.endswith(".weight"):
+        if name.endswith("layer_scale.gamma"):
+            # timm's 1e-5 would make every residual branch (and so the attention) invisible.
+            return 0.5, 1.5
+        if (module.startswith("bn") or module in ("norm_head", "norm")) and name.endswith(".weight"):
             return 0.6, 1.2
         return -0.2, 0.2
     fan_in = int(np.prod(shape[1:]))
@@ -158,6 +166,18 @@ def check_blocks_matter(model, x, arch):
                 d = float((model(x) - ref).abs().max())
                 stage[bi] = block
                 assert d > 1e-2, f"{arch}: removing blocks.{si}.{bi} changes the logits by only {d:.2e}"
+        # Attention blocks: the attention pattern itself must matter, not just the value path.
+        # A zero query makes every softmax uniform (each pixel gets the mean of the values).
+        for name, mod in model.named_modules():
+            if type(mod).__name__ == "MultiQueryAttention2d":
+                w = mod.query.proj.weight
+                saved = w.clone()
+                w.zero_()
+                d = float((model(x) - ref).abs().max())
+                w.copy_(saved)
+                print(f"{arch}: uniform attention in {name} moves the logits by {d:.2e}", file=sys.stderr)
+                # 10x the parity tolerance (some deep blocks of the large model move it ~8e-3).
+                assert d > 1e-3, f"{arch}: uniform attention in {name} changes the logits by only {d:.2e}"
 
 
 def model_fixtures(tensors, meta, archs=ARCHS):

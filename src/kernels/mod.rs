@@ -2,6 +2,7 @@
 //! beside its fast (SIMD, threaded) one, and unit tests holding the fast one to the reference.
 
 pub mod activation;
+pub mod attention;
 pub mod conv2d;
 pub mod depthwise;
 pub mod geometry;

@@ -231,6 +231,7 @@ unsafe fn gemm_block(job: &Block, act: Act, residual: Option<*const f32>) {
         Act::Relu => go!(Act::Relu),
         Act::HardSwish => go!(Act::HardSwish),
         Act::HardSigmoid => go!(Act::HardSigmoid),
+        Act::Gelu => go!(Act::Gelu),
     }
 }
 

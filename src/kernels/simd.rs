@@ -50,6 +50,15 @@ mod imp {
         pub fn mul(self, o: Self) -> Self {
             Self(f32x4_mul(self.0, o.0))
         }
+        #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            Self(f32x4_div(self.0, o.0))
+        }
+        /// 2^n for lanes holding integers n in [-126, 127].
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            Self(i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(self.0), i32x4_splat(127)), 23))
+        }
         /// self + a * b: relaxed (possibly fused) multiply-add in the relaxed-SIMD build.
         #[cfg(target_feature = "relaxed-simd")]
         #[inline(always)]
@@ -120,6 +129,15 @@ mod imp {
         #[inline(always)]
         pub fn mul(self, o: Self) -> Self {
             unsafe { Self(_mm_mul_ps(self.0, o.0)) }
+        }
+        #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            unsafe { Self(_mm_div_ps(self.0, o.0)) }
+        }
+        /// 2^n for lanes holding integers n in [-126, 127].
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            unsafe { Self(_mm_castsi128_ps(_mm_slli_epi32::<23>(_mm_add_epi32(_mm_cvttps_epi32(self.0), _mm_set1_epi32(127))))) }
         }
         /// self + a * b, rounded twice (SSE2 has no FMA; as the SIMD128 build).
         #[inline(always)]
@@ -193,6 +211,15 @@ mod imp {
         #[inline(always)]
         pub fn mul(self, o: Self) -> Self {
             self.map2(o, |a, b| a * b)
+        }
+        #[inline(always)]
+        pub fn div(self, o: Self) -> Self {
+            self.map2(o, |a, b| a / b)
+        }
+        /// 2^n for lanes holding integers n in [-126, 127].
+        #[inline(always)]
+        pub fn pow2i(self) -> Self {
+            self.map2(self, |n, _| f32::from_bits(((n as i32 + 127) as u32) << 23))
         }
         #[inline(always)]
         pub fn mul_add(self, a: Self, b: Self) -> Self {
@@ -307,6 +334,11 @@ mod tests {
             assert_eq!(F32x4::load_splat(&b[1]).lane::<2>(), 4.0);
             va.sub(vb).store(out.as_mut_ptr());
             assert_eq!(out[1], -6.0);
+            va.div(vb).store(out.as_mut_ptr());
+            assert_eq!(out, [2.0, -0.5, -3.5, -0.0]);
+            let n = [-126.0f32, -1.0, 0.0, 127.0];
+            F32x4::load(n.as_ptr()).pow2i().store(out.as_mut_ptr());
+            assert_eq!(out, [f32::MIN_POSITIVE, 0.5, 1.0, 2f32.powi(127)]);
             // Exact products: fused or not, the same result.
             va.mul_add(vb, va).store(out.as_mut_ptr());
             assert_eq!(out, [1.5, -10.0, 0.0, -0.0]);

@@ -26,6 +26,9 @@ pub enum BlockKind {
     EdgeResidual,
     /// `uir` (MobileNetV4): [depthwise, no act] -> 1x1 expand + act -> [depthwise + act] -> 1x1 project.
     UniversalInvertedResidual,
+    /// `mqa` (MobileNetV4 hybrids): BN -> multi-query attention (optional depthwise key/value
+    /// downsampling) -> 1x1 output projection.
+    MultiQueryAttention,
 }
 
 /// One decoded block string (before channel rounding and depth scaling).
@@ -48,6 +51,10 @@ pub struct BlockDef {
     pub force_skip: bool,
     /// `dsa`: activation after the pointwise conv.
     pub pw_act: bool,
+    /// `mqa`: query heads (`h`), key = value dimension (`d`), key/value stride (`v`).
+    pub num_heads: usize,
+    pub key_dim: usize,
+    pub kv_stride: usize,
 }
 
 fn bad(s: &str, why: &str) -> Error {
@@ -63,7 +70,8 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
         "cn" => BlockKind::ConvBnAct,
         "er" => BlockKind::EdgeResidual,
         "uir" => BlockKind::UniversalInvertedResidual,
-        other => return Err(bad(s, &format!("block type '{other}' is not supported (ds, dsa, ir, cn, er, uir)"))),
+        "mqa" => BlockKind::MultiQueryAttention,
+        other => return Err(bad(s, &format!("block type '{other}' is not supported (ds, dsa, ir, cn, er, uir, mqa)"))),
     };
     let dsa = s.starts_with("dsa_");
     let mut d = BlockDef {
@@ -79,6 +87,9 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
         noskip: dsa,
         force_skip: false,
         pw_act: dsa,
+        num_heads: 0,
+        key_dim: 0,
+        kv_stride: 1,
     };
     let (mut have_r, mut have_c, mut have_s, mut have_k) = (false, false, false, false);
     for op in ops {
@@ -100,6 +111,9 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
                     "e" => d.exp_ratio = float()?,
                     "c" => (d.out_chs, have_c) = (int()?, true),
                     "se" => d.se_ratio = float()?,
+                    "h" if kind == BlockKind::MultiQueryAttention => d.num_heads = int()?,
+                    "d" if kind == BlockKind::MultiQueryAttention => d.key_dim = int()?,
+                    "v" if kind == BlockKind::MultiQueryAttention => d.kv_stride = int()?,
                     // timm options that change the block beyond what MobileNetV3 uses.
                     _ => return Err(bad(s, &format!("option '{key}' is not supported"))),
                 }
@@ -122,6 +136,11 @@ pub fn decode_block(s: &str) -> Result<BlockDef> {
     }
     if kind == BlockKind::ConvBnAct && ((d.kernel == 1 && d.stride != 1) || (d.kernel > 1 && d.force_skip)) {
         return Err(bad(s, "'cn' blocks: 1x1 only at stride 1, skip only on 1x1"));
+    }
+    if kind == BlockKind::MultiQueryAttention
+        && (d.stride != 1 || !(1..=64).contains(&d.num_heads) || !(1..=1024).contains(&d.key_dim) || !(1..=2).contains(&d.kv_stride))
+    {
+        return Err(bad(s, "'mqa' blocks: stride 1, 1 to 64 heads (h), key dim 1 to 1024 (d), kv stride 1 or 2 (v)"));
     }
     if !(d.exp_ratio > 0.0 && d.exp_ratio <= 16.0) || !(0.0..=1.0).contains(&d.se_ratio) {
         return Err(bad(s, "expansion or SE ratio out of range"));
@@ -226,6 +245,8 @@ pub struct Family {
     pub head: HeadStyle,
     pub se: SeStyle,
     pub aa: Option<AntiAlias>,
+    /// Learned per-channel scale on the `uir` and `mqa` branches (MobileNetV4 hybrids).
+    pub layer_scale: bool,
 }
 
 /// timm defaults shared by the MobileNetV3 families.
@@ -239,6 +260,7 @@ const MNV3: Family = Family {
     head: HeadStyle::Bias,
     se: SeStyle::Standard,
     aa: None,
+    layer_scale: false,
 };
 
 pub const LARGE: Family = Family {
@@ -424,6 +446,52 @@ pub const MNV4_CONV_AA_MEDIUM: Family = Family { aa: Some(AntiAlias::AvgPool), .
 pub const MNV4_CONV_BLUR_MEDIUM: Family = Family { aa: Some(AntiAlias::Blur), ..MNV4_CONV_MEDIUM };
 pub const MNV4_CONV_AA_LARGE: Family = Family { aa: Some(AntiAlias::AvgPool), ..MNV4_CONV_LARGE };
 
+pub const MNV4_HYBRID_MEDIUM: Family = Family {
+    stages: &[
+        &["er_r1_k3_s2_e4_c48"],
+        &["uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"],
+        &[
+            "uir_r1_a3_k5_s2_e6_c160", "uir_r1_a0_k0_s1_e2_c160", "uir_r1_a3_k3_s1_e4_c160", "uir_r1_a3_k5_s1_e4_c160",
+            "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k3_s1_e4_c160", "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k0_s1_e4_c160",
+            "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k3_s1_e4_c160", "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k0_s1_e4_c160",
+        ],
+        &[
+            "uir_r1_a5_k5_s2_e6_c256", "uir_r1_a5_k5_s1_e4_c256", "uir_r2_a3_k5_s1_e4_c256", "uir_r1_a0_k0_s1_e2_c256",
+            "uir_r1_a3_k5_s1_e2_c256", "uir_r1_a0_k0_s1_e2_c256", "uir_r1_a0_k0_s1_e4_c256", "mqa_r1_k3_h4_s1_d64_c256",
+            "uir_r1_a3_k0_s1_e4_c256", "mqa_r1_k3_h4_s1_d64_c256", "uir_r1_a5_k5_s1_e4_c256", "mqa_r1_k3_h4_s1_d64_c256",
+            "uir_r1_a5_k0_s1_e4_c256", "mqa_r1_k3_h4_s1_d64_c256", "uir_r1_a5_k0_s1_e4_c256",
+        ],
+        &["cn_r1_k1_s1_c960"],
+    ],
+    stem_chs: 32,
+    layer_scale: true,
+    ..MNV4
+};
+
+/// The large hybrid: exact (erf) GELU everywhere.
+pub const MNV4_HYBRID_LARGE: Family = Family {
+    stages: &[
+        &["er_r1_k3_s2_e4_c48"],
+        &["uir_r1_a3_k5_s2_e4_c96", "uir_r1_a3_k3_s1_e4_c96"],
+        &[
+            "uir_r1_a3_k5_s2_e4_c192", "uir_r3_a3_k3_s1_e4_c192", "uir_r1_a3_k5_s1_e4_c192", "uir_r2_a5_k3_s1_e4_c192",
+            "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a5_k3_s1_e4_c192", "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a5_k3_s1_e4_c192",
+            "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a5_k3_s1_e4_c192", "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a3_k0_s1_e4_c192",
+        ],
+        &[
+            "uir_r4_a5_k5_s2_e4_c512", "uir_r1_a5_k0_s1_e4_c512", "uir_r1_a5_k3_s1_e4_c512", "uir_r2_a5_k0_s1_e4_c512",
+            "uir_r1_a5_k3_s1_e4_c512", "uir_r1_a5_k5_s1_e4_c512", "mqa_r1_k3_h8_s1_d64_c512", "uir_r1_a5_k0_s1_e4_c512",
+            "mqa_r1_k3_h8_s1_d64_c512", "uir_r1_a5_k0_s1_e4_c512", "mqa_r1_k3_h8_s1_d64_c512", "uir_r1_a5_k0_s1_e4_c512",
+            "mqa_r1_k3_h8_s1_d64_c512", "uir_r1_a5_k0_s1_e4_c512",
+        ],
+        &["cn_r1_k1_s1_c960"],
+    ],
+    act: Act::Gelu,
+    stem_chs: 24,
+    layer_scale: true,
+    ..MNV4
+};
+
 /// A registered model name and its scaling (timm's `@register_model` functions).
 #[derive(Debug)]
 pub struct Variant {
@@ -475,6 +543,10 @@ pub static VARIANTS: &[Variant] = &[
     variant!("mobilenetv4_conv_aa_medium", MNV4_CONV_AA_MEDIUM, 1.0, 1.0, false, EPS_TORCH),
     variant!("mobilenetv4_conv_blur_medium", MNV4_CONV_BLUR_MEDIUM, 1.0, 1.0, false, EPS_TORCH),
     variant!("mobilenetv4_conv_aa_large", MNV4_CONV_AA_LARGE, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_hybrid_medium", MNV4_HYBRID_MEDIUM, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_hybrid_large", MNV4_HYBRID_LARGE, 1.0, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_hybrid_medium_075", MNV4_HYBRID_MEDIUM, 0.75, 1.0, false, EPS_TORCH),
+    variant!("mobilenetv4_hybrid_large_075", MNV4_HYBRID_LARGE, 0.75, 1.0, false, EPS_TORCH),
 ];
 
 /// Find a variant by timm name; a pretrained tag (`mobilenetv3_large_100.ra_in1k`) is ignored.
@@ -489,6 +561,16 @@ pub fn find_variant(name: &str) -> Result<&'static Variant> {
 
 // ---------------------------------------------------------------------------------------------
 // Resolved network description
+
+/// Multi-query attention of an `mqa` block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AttnSpec {
+    pub num_heads: usize,
+    /// Key and value dimension (one key/value head shared by all query heads).
+    pub key_dim: usize,
+    /// Stride of the depthwise key/value downsampling (1: none).
+    pub kv_stride: usize,
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SeSpec {
@@ -514,6 +596,11 @@ pub struct BlockSpec {
     pub se: Option<SeSpec>,
     pub skip: bool,
     pub pw_act: bool,
+    /// `mqa` blocks (kernel = the key/value downsampling kernel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attn: Option<AttnSpec>,
+    /// A learned per-channel scale on the block's output branch (before the residual).
+    pub layer_scale: bool,
 }
 
 /// Serializes to the JSON layer list used by `mobilenetv3 describe` (e.g. to build the same
@@ -562,7 +649,7 @@ impl NetSpec {
                         BlockKind::InvertedResidual | BlockKind::EdgeResidual | BlockKind::UniversalInvertedResidual => {
                             make_divisible(in_chs as f64 * d.exp_ratio, 8)
                         }
-                        BlockKind::DepthwiseSeparable => in_chs,
+                        BlockKind::DepthwiseSeparable | BlockKind::MultiQueryAttention => in_chs,
                         BlockKind::ConvBnAct => out_chs,
                     };
                     if d.se_ratio > 0.0 && !matches!(d.kind, BlockKind::InvertedResidual | BlockKind::DepthwiseSeparable) {
@@ -596,6 +683,12 @@ impl NetSpec {
                         se,
                         skip,
                         pw_act: d.pw_act,
+                        attn: (d.kind == BlockKind::MultiQueryAttention).then_some(AttnSpec {
+                            num_heads: d.num_heads,
+                            key_dim: d.key_dim,
+                            kv_stride: d.kv_stride,
+                        }),
+                        layer_scale: fam.layer_scale && matches!(d.kind, BlockKind::UniversalInvertedResidual | BlockKind::MultiQueryAttention),
                     });
                     in_chs = out_chs;
                     bi += 1;
@@ -633,7 +726,10 @@ mod tests {
         let b = decode_block("cn_r1_k1_s1_c960").unwrap();
         assert_eq!((b.kind, b.out_chs, b.act), (BlockKind::ConvBnAct, 960, None));
         assert_eq!(decode_block("ir_r1_k3_s1_e3.67_c24").unwrap().exp_ratio, 3.67);
-        for bad in ["xx_r1_k3_s1_c16", "ir_r1_k3_s1", "ir_r1_k4_s1_c8", "ir_r1_k3_s3_c8", "ir_r1_k3_s1_c8_cc4", "ir_rX_k3_s1_c8", "mqa_r1_k3_h4_s1_d64_c160", "cn_r1_k1_s2_c8"] {
+        let b = decode_block("mqa_r1_k3_h4_s1_v2_d64_c160").unwrap();
+        assert_eq!((b.kind, b.kernel, b.num_heads, b.key_dim, b.kv_stride, b.out_chs), (BlockKind::MultiQueryAttention, 3, 4, 64, 2, 160));
+        assert_eq!(decode_block("mqa_r1_k3_h8_s1_d48_c192").unwrap().kv_stride, 1);
+        for bad in ["xx_r1_k3_s1_c16", "ir_r1_k3_s1", "ir_r1_k4_s1_c8", "ir_r1_k3_s3_c8", "ir_r1_k3_s1_c8_cc4", "ir_rX_k3_s1_c8", "mqa_r1_k3_h4_s2_d64_c160", "mqa_r1_k3_s1_d64_c160", "cn_r1_k1_s2_c8", "ir_r1_k3_s1_h4_c8"] {
             assert!(matches!(decode_block(bad), Err(Error::UnsupportedArch(_))), "{bad}");
         }
     }

@@ -106,6 +106,15 @@ fn timm_default_cfg(arch: &str, tag: Option<&str>) -> Result<(usize, PreprocessC
         ("mobilenetv4_conv_aa_large", "e230_r384_in12k_ft_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
         ("mobilenetv4_conv_aa_large", "e600_r384_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
         ("mobilenetv4_conv_aa_large", "e230_r384_in12k", 11821, 384, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_medium", "e200_r256_in12k_ft_in1k", 1000, 256, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_medium", "ix_e550_r256_in1k", 1000, 256, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_medium", "ix_e550_r384_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_medium", "e500_r224_in1k", 1000, 224, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_medium", "e200_r256_in12k", 11821, 256, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_large", "ix_e600_r384_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_large", "e600_r384_in1k", 1000, 384, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_medium_075", "untrained", 1000, 224, 0.95, Bicubic, IMAGENET),
+        ("mobilenetv4_hybrid_large_075", "untrained", 1000, 256, 0.95, Bicubic, IMAGENET),
     ];
     let row = CFGS
         .iter()

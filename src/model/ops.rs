@@ -25,11 +25,33 @@ pub enum Buf {
     Pooled,
     Embedding,
     Logits,
+    /// Attention blocks: the normalized block input, the query, key and value projections and
+    /// the attention output (key/value downsampling goes through `Dw`).
+    Normed,
+    Query,
+    Key,
+    Value,
+    Attention,
 }
 
 impl Buf {
+    /// Number of buffers (`Input` included, as an empty slot).
+    pub const COUNT: usize = 13;
     /// The buffers the arena holds (all but `Input`).
-    pub const ARENA: [Buf; 7] = [Buf::X, Buf::Y, Buf::Expanded, Buf::Dw, Buf::Pooled, Buf::Embedding, Buf::Logits];
+    pub const ARENA: [Buf; Buf::COUNT - 1] = [
+        Buf::X,
+        Buf::Y,
+        Buf::Expanded,
+        Buf::Dw,
+        Buf::Pooled,
+        Buf::Embedding,
+        Buf::Logits,
+        Buf::Normed,
+        Buf::Query,
+        Buf::Key,
+        Buf::Value,
+        Buf::Attention,
+    ];
 
     pub fn index(self) -> usize {
         self as usize
@@ -38,7 +60,7 @@ impl Buf {
 
 /// Where a step's parameters live in timm's state_dict and how they fold: `{conv}.weight` of
 /// PyTorch shape `shape`, then either BatchNorm `{bn}` folded in, or its own `{conv}.bias`, or
-/// no bias.
+/// no bias; then a layer scale `{layer_scale}` multiplied into every output channel.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Weights {
     pub conv: String,
@@ -47,17 +69,29 @@ pub struct Weights {
     pub bias: bool,
     /// [out, in/groups, k, k] for convs, [out, in] for Linear.
     pub shape: Vec<usize>,
+    /// No `{conv}.weight`: a BatchNorm alone, as a 1x1 depthwise of weight 1 with `bn` folded.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub norm_only: bool,
+    /// `{layer_scale}.gamma` scales the output channels (folded into weights and bias).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer_scale: Option<String>,
 }
 
 impl Weights {
     fn conv_bn(conv: String, bn: String, out: usize, inp: usize, k: usize) -> Weights {
-        Weights { conv, bn: Some(bn), bias: false, shape: vec![out, inp, k, k] }
+        Weights { conv, bn: Some(bn), bias: false, shape: vec![out, inp, k, k], norm_only: false, layer_scale: None }
     }
     fn conv(conv: String, out: usize, inp: usize, bias: bool) -> Weights {
-        Weights { conv, bn: None, bias, shape: vec![out, inp, 1, 1] }
+        Weights { conv, bn: None, bias, shape: vec![out, inp, 1, 1], norm_only: false, layer_scale: None }
     }
     fn linear(conv: String, out: usize, inp: usize) -> Weights {
-        Weights { conv, bn: None, bias: true, shape: vec![out, inp] }
+        Weights { conv, bn: None, bias: true, shape: vec![out, inp], norm_only: false, layer_scale: None }
+    }
+    fn norm(bn: String, chs: usize) -> Weights {
+        Weights { conv: bn.clone(), bn: Some(bn), bias: false, shape: vec![chs, 1, 1, 1], norm_only: true, layer_scale: None }
+    }
+    fn scaled(self, layer_scale: Option<String>) -> Weights {
+        Weights { layer_scale, ..self }
     }
     pub fn out_chs(&self) -> usize {
         self.shape[0]
@@ -90,6 +124,9 @@ pub enum Op {
     Blur { channels: usize },
     /// Matrix-vector product on a pooled vector (head 1x1 conv, classifier) + bias + act.
     Linear { weights: Weights, act: Act },
+    /// Multi-query attention: softmax(Q K^T / sqrt(key_dim)) V with the query (the step's
+    /// input) in `heads` heads and one key/value head (`key`, `value` buffers) shared by all.
+    Attention { heads: usize, key_dim: usize, value_dim: usize, key: Buf, value: Buf },
 }
 
 impl Op {
@@ -103,6 +140,7 @@ impl Op {
             Op::GlobalPool | Op::AvgPool2 => "pool",
             Op::Blur { .. } => "depthwise",
             Op::Linear { .. } => "linear",
+            Op::Attention { .. } => "attention",
         }
     }
 
@@ -111,7 +149,7 @@ impl Op {
         match self {
             Op::Conv { weights, .. } | Op::Pointwise { weights, .. } | Op::Depthwise { weights, .. } | Op::Linear { weights, .. } => vec![weights],
             Op::SqueezeExcite { reduce, expand, .. } => vec![reduce, expand],
-            Op::GlobalPool | Op::AvgPool2 | Op::Blur { .. } => vec![],
+            Op::GlobalPool | Op::AvgPool2 | Op::Blur { .. } | Op::Attention { .. } => vec![],
         }
     }
 }
@@ -171,6 +209,7 @@ impl OpList {
                 BlockKind::ConvBnAct => b.conv_bn_act(block),
                 BlockKind::EdgeResidual => b.edge_residual(block),
                 BlockKind::UniversalInvertedResidual => b.universal_inverted_residual(block),
+                BlockKind::MultiQueryAttention => b.multi_query_attention(block),
             }
         }
         b.head(spec);
@@ -190,14 +229,7 @@ impl OpList {
     /// Shapes and MACs of every step for an `h` x `w` input.
     pub fn shapes(&self, h: usize, w: usize) -> Vec<StepShape> {
         let mut out: Vec<StepShape> = Vec::with_capacity(self.steps.len());
-        let of = |buf: Buf, out: &[StepShape]| -> Shape {
-            if buf == Buf::Input {
-                return Shape { h, w, c: 3 };
-            }
-            // The latest step that wrote `buf`.
-            let i = self.steps[..out.len()].iter().rposition(|s| s.output == buf).expect("op list reads a buffer before writing it");
-            out[i].output
-        };
+        let of = |buf: Buf, out: &[StepShape]| -> Shape { self.written(buf, out).unwrap_or(Shape { h, w, c: 3 }) };
         for step in &self.steps {
             let input = of(step.input, &out);
             let (output, macs) = match &step.op {
@@ -229,10 +261,26 @@ impl OpList {
                     let o = Shape { h: 1, w: 1, c: weights.out_chs() };
                     (o, (weights.in_chs() * weights.out_chs()) as u64)
                 }
+                // Scores and the value product; the softmax is counted as one MAC per score.
+                Op::Attention { heads, key_dim, value_dim, key, .. } => {
+                    let kv = of(*key, &out);
+                    let scores = input.h * input.w * heads * kv.h * kv.w;
+                    (Shape { c: heads * value_dim, ..input }, (scores * (key_dim + value_dim + 1)) as u64)
+                }
             };
             out.push(StepShape { input, output, macs });
         }
         out
+    }
+
+    /// Shape of `buf` as the last of the steps `shapes` describes (a prefix of the list) left
+    /// it; None for the network input.
+    pub fn written(&self, buf: Buf, shapes: &[StepShape]) -> Option<Shape> {
+        if buf == Buf::Input {
+            return None;
+        }
+        let i = self.steps[..shapes.len()].iter().rposition(|s| s.output == buf).expect("op list reads a buffer before writing it");
+        Some(shapes[i].output)
     }
 
     /// Multiply-accumulates of one forward pass at `h` x `w`.
@@ -241,8 +289,8 @@ impl OpList {
     }
 
     /// Floats each arena buffer needs at `h` x `w` (indexed by [`Buf::index`]).
-    pub fn buffer_lens(&self, shapes: &[StepShape]) -> [usize; 8] {
-        let mut lens = [0; 8];
+    pub fn buffer_lens(&self, shapes: &[StepShape]) -> [usize; Buf::COUNT] {
+        let mut lens = [0; Buf::COUNT];
         for (step, s) in self.steps.iter().zip(shapes) {
             let l = &mut lens[step.output.index()];
             *l = (*l).max(s.output.len());
@@ -269,6 +317,11 @@ impl OpList {
             .collect();
         serde_json::json!({"input_size": size, "macs": shapes.iter().map(|s| s.macs).sum::<u64>(), "steps": steps})
     }
+}
+
+/// The layer scale of a block's output branch, if it has one.
+fn layer_scale(b: &BlockSpec) -> Option<String> {
+    b.layer_scale.then(|| format!("{}.layer_scale", b.prefix))
 }
 
 /// Appends the steps of each block kind; `cur` is the buffer holding the current activation.
@@ -407,10 +460,41 @@ impl Builder {
             self.push(format!("{p}.dw_mid"), op, src, Buf::Dw);
             src = self.anti_alias(format!("{p}.dw_mid.aa"), b.stride, b.mid_chs, Buf::Dw, Buf::Expanded);
         }
-        let weights = Weights::conv_bn(format!("{p}.pw_proj.conv"), format!("{p}.pw_proj.bn"), b.out_chs, b.mid_chs, 1);
+        let weights = Weights::conv_bn(format!("{p}.pw_proj.conv"), format!("{p}.pw_proj.bn"), b.out_chs, b.mid_chs, 1).scaled(layer_scale(b));
         let out = self.next_io();
         let residual = b.skip.then_some(self.cur);
         self.push(format!("{p}.pw_proj"), Op::Pointwise { weights, act: Act::Identity, residual }, src, out);
+        self.cur = out;
+    }
+
+    /// `mqa`: BN -> query 1x1 (heads x key_dim); key and value each [depthwise (kv stride) +
+    /// BN] -> 1x1 to key_dim -> attention -> 1x1 output projection x layer scale (+ residual).
+    /// The BN runs as its own step: folding it into the projections would be exact, but not
+    /// into the zero-padded downsampling convs.
+    fn multi_query_attention(&mut self, b: &BlockSpec) {
+        let p = &b.prefix;
+        let a = b.attn.expect("mqa block without attention spec");
+        let c = b.in_chs;
+        let dw = |k: usize, stride: usize, weights: Weights| Op::Depthwise { kernel: k, stride, weights, act: Act::Identity, channel_sums: false };
+        self.push(format!("{p}.norm"), dw(1, 1, Weights::norm(format!("{p}.norm"), c)), self.cur, Buf::Normed);
+        let query = Weights::conv(format!("{p}.attn.query.proj"), a.num_heads * a.key_dim, c, false);
+        self.push(format!("{p}.attn.query.proj"), Op::Pointwise { weights: query, act: Act::Identity, residual: None }, Buf::Normed, Buf::Query);
+        for (name, dst) in [("key", Buf::Key), ("value", Buf::Value)] {
+            let mut src = Buf::Normed;
+            if a.kv_stride > 1 {
+                let weights = Weights::conv_bn(format!("{p}.attn.{name}.down_conv"), format!("{p}.attn.{name}.norm"), c, 1, b.kernel);
+                self.push(format!("{p}.attn.{name}.down_conv"), dw(b.kernel, a.kv_stride, weights), src, Buf::Dw);
+                src = Buf::Dw;
+            }
+            let proj = Weights::conv(format!("{p}.attn.{name}.proj"), a.key_dim, c, false);
+            self.push(format!("{p}.attn.{name}.proj"), Op::Pointwise { weights: proj, act: Act::Identity, residual: None }, src, dst);
+        }
+        let op = Op::Attention { heads: a.num_heads, key_dim: a.key_dim, value_dim: a.key_dim, key: Buf::Key, value: Buf::Value };
+        self.push(format!("{p}.attn"), op, Buf::Query, Buf::Attention);
+        let weights = Weights::conv(format!("{p}.attn.output.proj"), b.out_chs, a.num_heads * a.key_dim, false).scaled(layer_scale(b));
+        let out = self.next_io();
+        let residual = b.skip.then_some(self.cur);
+        self.push(format!("{p}.attn.output.proj"), Op::Pointwise { weights, act: Act::Identity, residual }, Buf::Attention, out);
         self.cur = out;
     }
 
@@ -454,6 +538,38 @@ mod tests {
         assert_eq!(shapes[pool].input, Shape { h: 7, w: 7, c: 960 });
         let m = ops.macs(224, 224);
         assert!((210_000_000..235_000_000).contains(&m), "{m}");
+    }
+
+    /// An `mqa` block: BN step, query / key / value projections (keys and values downsampled
+    /// by a depthwise conv), attention, output projection with layer scale and residual.
+    #[test]
+    fn hybrid_attention_block() {
+        let ops = list("mobilenetv4_hybrid_medium");
+        let block: Vec<&Step> = ops.steps.iter().filter(|s| s.name.starts_with("blocks.2.4.")).collect();
+        let names: Vec<&str> = block.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "blocks.2.4.norm", "blocks.2.4.attn.query.proj", "blocks.2.4.attn.key.down_conv", "blocks.2.4.attn.key.proj",
+                "blocks.2.4.attn.value.down_conv", "blocks.2.4.attn.value.proj", "blocks.2.4.attn", "blocks.2.4.attn.output.proj"
+            ]
+        );
+        assert!(matches!(&block[0].op, Op::Depthwise { kernel: 1, weights, .. } if weights.norm_only && weights.bn.as_deref() == Some("blocks.2.4.norm")));
+        assert!(matches!(&block[2].op, Op::Depthwise { kernel: 3, stride: 2, .. }));
+        let out = block[7];
+        assert!(matches!(&out.op, Op::Pointwise { weights, residual: Some(_), .. } if weights.layer_scale.as_deref() == Some("blocks.2.4.layer_scale") && weights.shape == [160, 256, 1, 1]));
+        let i = ops.steps.iter().position(|s| s.name == "blocks.2.4.attn").unwrap();
+        let shapes = ops.shapes(256, 256);
+        assert_eq!(shapes[i].input, Shape { h: 16, w: 16, c: 256 });
+        assert_eq!(shapes[i].output, Shape { h: 16, w: 16, c: 256 });
+        // 256 pixels x 4 heads, 8 x 8 keys, (64 + 64 + 1) per score.
+        assert_eq!(shapes[i].macs, 256 * 4 * 64 * 129);
+        // Stage 3 attends without downsampling: 8 x 8 queries over 8 x 8 keys.
+        let j = ops.steps.iter().position(|s| s.name == "blocks.3.8.attn").unwrap();
+        assert_eq!(shapes[j].macs, 64 * 4 * 64 * 129);
+        // Every uir projection of the hybrids carries a layer scale; none in the conv models.
+        assert!(ops.steps.iter().filter(|s| s.name.ends_with(".pw_proj")).all(|s| s.op.weights()[0].layer_scale.is_some()));
+        assert!(list("mobilenetv4_conv_medium").steps.iter().all(|s| s.op.weights().iter().all(|w| w.layer_scale.is_none())));
     }
 
     /// Every step's channels agree with the step that produced its input.

@@ -2,6 +2,7 @@
 //! the forward pass over a reusable scratch arena (no allocation once the arena is sized for an
 //! input size). Everything here walks the op list; nothing re-derives the architecture.
 
+use crate::kernels::attention::{self, attention, AttnDims};
 use crate::kernels::conv2d::{conv2d, pack_conv2d, padded_len};
 use crate::kernels::depthwise::{depthwise, zeros_len, PackedDepthwise};
 use crate::kernels::parallel::{with_team, Out, Team};
@@ -48,7 +49,7 @@ impl Kernel {
                 let filter = tile.repeat(*channels);
                 Kernel::Depthwise(PackedDepthwise::new(&filter, &vec![0.0; *channels], *channels, 3))
             }
-            Op::GlobalPool | Op::AvgPool2 => Kernel::None,
+            Op::GlobalPool | Op::AvgPool2 | Op::Attention { .. } => Kernel::None,
         }
     }
 
@@ -87,8 +88,10 @@ pub struct Scratch {
     size: (usize, usize),
     shapes: Vec<StepShape>,
     /// Indexed by [`Buf::index`] (`Input` stays empty).
-    bufs: [Vec<f32>; 8],
+    bufs: [Vec<f32>; Buf::COUNT],
     cols: Vec<f32>,
+    /// Attention: keys transposed + per-thread score rows.
+    attn: Vec<f32>,
     se: Vec<f32>,
     row_sums: Vec<f32>,
     zeros: Vec<f32>,
@@ -99,7 +102,7 @@ pub struct Scratch {
 impl Scratch {
     /// Bytes currently held.
     pub fn bytes(&self) -> usize {
-        4 * (self.bufs.iter().map(Vec::capacity).sum::<usize>() + [&self.cols, &self.se, &self.row_sums, &self.zeros].iter().map(|v| v.capacity()).sum::<usize>())
+        4 * (self.bufs.iter().map(Vec::capacity).sum::<usize>() + [&self.cols, &self.attn, &self.se, &self.row_sums, &self.zeros].iter().map(|v| v.capacity()).sum::<usize>())
     }
 
     /// Contents of an arena buffer after a forward pass (`Logits`, `Embedding`, ...).
@@ -112,8 +115,9 @@ impl Scratch {
 /// either only read, or written in disjoint parts.
 #[derive(Clone, Copy)]
 struct Arena {
-    bufs: [Out; 8],
+    bufs: [Out; Buf::COUNT],
     cols: Out,
+    attn: Out,
     se: Out,
     row_sums: Out,
     zeros: Out,
@@ -167,11 +171,14 @@ impl Network {
         };
         grow(&mut scratch.se, se_len).map_err(|_| oom(se_len))?;
         if scratch.size == (h, w) {
-            return Ok(());
+            // The attention scratch also grows with the pool.
+            let attn = self.attn_scratch_len(&scratch.shapes, threads);
+            return grow(&mut scratch.attn, attn).map_err(|_| oom(attn));
         }
         let shapes = self.ops.shapes(h, w);
         let lens = self.ops.buffer_lens(&shapes);
         let (mut cols, mut zeros, mut sums) = (0, 0, 0);
+        let attn = self.attn_scratch_len(&shapes, threads);
         for (step, s) in self.ops.steps.iter().zip(&shapes) {
             match step.op {
                 Op::Conv { .. } => cols = cols.max(padded_len(&self.ops.geometry(step, s.input).unwrap(), s.input.c)),
@@ -185,11 +192,12 @@ impl Network {
                 _ => {}
             }
         }
-        let total = lens.iter().sum::<usize>() + cols + zeros + sums;
+        let total = lens.iter().sum::<usize>() + cols + zeros + sums + attn;
         for (b, &n) in lens.iter().enumerate() {
             grow(&mut scratch.bufs[b], n).map_err(|_| oom(total))?;
         }
         grow(&mut scratch.cols, cols).map_err(|_| oom(total))?;
+        grow(&mut scratch.attn, attn).map_err(|_| oom(total))?;
         grow(&mut scratch.zeros, zeros).map_err(|_| oom(total))?;
         grow(&mut scratch.row_sums, sums).map_err(|_| oom(total))?;
         scratch.shapes = shapes;
@@ -229,13 +237,14 @@ impl Network {
     fn forward_with(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, after: impl FnMut(Option<usize>) + Send) {
         assert_eq!(input.len(), h * w * 3, "forward: input must be h*w*3 floats");
         self.reserve(scratch, h, w);
-        let mut bufs = [Out::new(&mut []); 8];
+        let mut bufs = [Out::new(&mut []); Buf::COUNT];
         for (o, v) in bufs.iter_mut().zip(scratch.bufs.iter_mut()) {
             *o = Out::new(v);
         }
         let arena = Arena {
             bufs,
             cols: Out::new(&mut scratch.cols),
+            attn: Out::new(&mut scratch.attn),
             se: Out::new(&mut scratch.se),
             row_sums: Out::new(&mut scratch.row_sums),
             zeros: Out::new(&mut scratch.zeros),
@@ -286,10 +295,30 @@ impl Network {
                     depthwise(team, src(), &self.ops.geometry(step, s.input).unwrap(), d, Act::Identity, zeros, out, None);
                 }
                 (Op::Linear { act, .. }, Kernel::Gemm(w)) => pointwise(team, src(), 1, w, *act, None, out),
+                (Op::Attention { key, value, .. }, Kernel::None) => {
+                    let dims = self.attn_dims(i, shapes);
+                    let k = view(buf(*key), dims.kv_len * dims.key_dim);
+                    let v = view(buf(*value), dims.kv_len * dims.value_dim);
+                    attention(team, src(), k, v, dims, arena.attn, out);
+                }
                 _ => unreachable!("step {} has no matching kernel", step.name),
             }
             after(Some(i));
         }
+    }
+
+    /// Floats of attention scratch for `threads` team members.
+    fn attn_scratch_len(&self, shapes: &[StepShape], threads: usize) -> usize {
+        let steps = self.ops.steps.iter().enumerate();
+        steps.filter(|(_, s)| matches!(s.op, Op::Attention { .. })).map(|(i, _)| attention::scratch_len(self.attn_dims(i, shapes), threads)).max().unwrap_or(0)
+    }
+
+    /// Sizes of the attention step `i` (queries as rows of pixels x heads).
+    fn attn_dims(&self, i: usize, shapes: &[StepShape]) -> AttnDims {
+        let Op::Attention { heads, key_dim, value_dim, key, .. } = self.ops.steps[i].op else { unreachable!("step {i} is not attention") };
+        let kv = self.ops.written(key, &shapes[..i]).expect("attention keys");
+        let q = shapes[i].input;
+        AttnDims { rows: q.h * q.w * heads, key_dim, kv_len: kv.h * kv.w, value_dim }
     }
 
     /// Bytes of packed parameters.

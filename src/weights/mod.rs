@@ -61,13 +61,26 @@ pub struct Folded {
     pub b: Vec<f32>,
 }
 
-/// Read and fold the parameters `w` describes: `{conv}.weight`, then BatchNorm `{bn}` folded
-/// (w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps)), or
-/// `{conv}.bias`, or a zero bias.
+/// Read and fold the parameters `w` describes: `{conv}.weight` (ones for a BatchNorm alone),
+/// then BatchNorm `{bn}` folded (w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma /
+/// sqrt(var + eps)), or `{conv}.bias`, or a zero bias; then the layer scale, if any.
 fn load(src: &mut dyn TensorSource, w: &Weights, eps: f64) -> Result<Folded> {
+    let mut f = load_conv_bn(src, w, eps)?;
+    if let Some(ls) = &w.layer_scale {
+        let gamma = src.tensor(&format!("{ls}.gamma"), &[w.out_chs()])?;
+        let per = f.w.len() / gamma.len();
+        for (o, &g) in gamma.iter().enumerate() {
+            f.w[o * per..(o + 1) * per].iter_mut().for_each(|x| *x *= g);
+            f.b[o] *= g;
+        }
+    }
+    Ok(f)
+}
+
+fn load_conv_bn(src: &mut dyn TensorSource, w: &Weights, eps: f64) -> Result<Folded> {
     let conv = &w.conv;
     let out = w.out_chs();
-    let wt = src.tensor(&format!("{conv}.weight"), &w.shape)?;
+    let wt = if w.norm_only { vec![1.0; w.shape.iter().product()] } else { src.tensor(&format!("{conv}.weight"), &w.shape)? };
     let Some(bn) = &w.bn else {
         let b = if w.bias { src.tensor(&format!("{conv}.bias"), &[out])? } else { vec![0.0; out] };
         return Ok(Folded { w: wt, b });

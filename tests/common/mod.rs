@@ -41,7 +41,10 @@ pub fn weight_range(name: &str, shape: &[usize]) -> (f64, f64) {
     if shape.len() == 1 {
         let parts: Vec<&str> = name.split('.').collect();
         let module = parts[parts.len() - 2];
-        let bn = module.starts_with("bn") || module == "norm_head";
+        if name.ends_with("layer_scale.gamma") {
+            return (0.5, 1.5);
+        }
+        let bn = module.starts_with("bn") || module == "norm_head" || module == "norm";
         return if bn && name.ends_with(".weight") { (0.6, 1.2) } else { (-0.2, 0.2) };
     }
     let fan_in: usize = shape[1..].iter().product();

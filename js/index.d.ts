@@ -141,7 +141,9 @@ export interface CreateClassifierOptions {
 }
 
 /** Anything that holds pixels. Images are decoded by the browser (EXIF orientation applied,
- *  embedded color profiles ignored). */
+ *  embedded color profiles ignored). Nothing the caller passes is detached, closed or changed:
+ *  an ImageData's pixels are copied to the worker, elements and bitmaps are copied to an
+ *  ImageBitmap, a VideoFrame is cloned, a <video>'s current frame is taken as a new VideoFrame. */
 export type ImageSource =
   | HTMLImageElement
   | HTMLCanvasElement
@@ -161,9 +163,9 @@ export interface Prediction {
 }
 
 export interface Timings {
-  /** Worker: getting pixels (decode/draw/readback) + timm's resize/crop/normalize. */
+  /** Worker: getting pixels (decode/draw/readback into wasm memory) + timm's resize/crop/normalize. */
   preprocessMs: number;
-  /** Worker: the network forward pass + softmax + top-k. */
+  /** Worker: the network forward pass + softmax. */
   inferenceMs: number;
   /** Caller's wall time from classify() to the resolved promise (queue wait included). */
   totalMs: number;

@@ -45,6 +45,15 @@ function resolveThreads(threads) {
   return Math.min(threads, MAX_THREADS);
 }
 
+/** The shortest decimal that reads back as the same float32 (what the engine's JSON used to print). */
+function shortestF32(x) {
+  for (let digits = 1; digits < 9; digits++) {
+    const v = Number(x.toPrecision(digits));
+    if (Math.fround(v) === x) return v;
+  }
+  return x;
+}
+
 class ClassifierImpl {
   constructor(engine, info) {
     this._engine = engine;
@@ -72,8 +81,14 @@ class ClassifierImpl {
     const t0 = performance.now();
     const topk = this._topk(options.topk, 5);
     const r = await this._run(source, { topk, embed: false }, options.signal);
+    const labels = this.info.labels;
+    const top = [];
+    for (let i = 0; i < r.top.length; i += 2) {
+      const index = r.top[i];
+      top.push({ index, label: labels[index] ?? `class ${index}`, probability: shortestF32(r.top[i + 1]) });
+    }
     return {
-      top: r.top,
+      top,
       timings: { preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, totalMs: performance.now() - t0 },
       width: r.width,
       height: r.height,

@@ -6,10 +6,22 @@ const DECODE_OPTIONS = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' 
 
 export const isA = (v, name) => typeof globalThis[name] === 'function' && v instanceof globalThis[name];
 
+function videoFrame(video) {
+  if (typeof VideoFrame !== 'function') return null;
+  try {
+    return new VideoFrame(video);
+  } catch (e) {
+    // A cross-origin video without CORS is refused here as by createImageBitmap: say so.
+    if (e && e.name === 'SecurityError') throw e;
+    return null;
+  }
+}
+
 /** Turns a source into what the worker receives (transferring what can be transferred). */
 export async function toWire(src) {
   if (isA(src, 'Blob')) return { source: { kind: 'blob', blob: src }, transfer: [] };
   if (isA(src, 'ImageData')) {
+    // Not transferred: the structured clone copies the pixels, the caller's buffer stays theirs.
     return { source: { kind: 'rgba', width: src.width, height: src.height, data: src.data }, transfer: [] };
   }
   if (isA(src, 'VideoFrame')) {
@@ -36,6 +48,10 @@ export async function toWire(src) {
       if (src.readyState < 2 || !src.videoWidth) {
         throw err('IMAGE_DECODE', `the <video> has no frame yet (readyState ${src.readyState})`);
       }
+      // The current frame as a VideoFrame: a handle, no copy (the worker copies the pixels it
+      // needs straight into wasm memory); an ImageBitmap copy where VideoFrame is missing.
+      const frame = videoFrame(src);
+      if (frame) return { source: { kind: 'frame', frame }, transfer: [frame], cleanup: () => frame.close() };
       bitmap = await createImageBitmap(src);
     } else if (isA(src, 'HTMLCanvasElement') || isA(src, 'OffscreenCanvas')) {
       if (!src.width || !src.height) throw err('IMAGE_DECODE', `the canvas is ${src.width}x${src.height} pixels`);

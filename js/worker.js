@@ -5,11 +5,18 @@
 //   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads, autoThreads? }
 //                   { id, op: 'init',  weights: Blob, config: string }
 //                   { id, op: 'run',   source: Source, topk, embed: boolean, probabilities?: boolean }
+//                     -> { width, height, top?: Float64Array [index, probability, ...], embedding?, probabilities?,
+//                          preprocessMs, inferenceMs }   (typed arrays transferred; labels are the page's)
 //                   { id, op: 'stats', gc?: boolean }   (test hook: memory figures)
 //                   { id, op: 'debugPanic', inPool: boolean }
 //   worker -> main  { id, ok: true, result }  |  { id, ok: false, error: { code, message, panic?, fatal? } }
 //   Source = { kind: 'bitmap', bitmap: ImageBitmap } | { kind: 'blob', blob: Blob }
 //          | { kind: 'frame', frame: VideoFrame }   | { kind: 'rgba', width, height, data: Uint8ClampedArray }
+//   (bitmap and frame are the page's copies, transferred; the worker closes them. rgba is a
+//   structured-clone copy of the caller's ImageData, whose buffer stays theirs.)
+//
+// Pixels go from the source straight into a staging area inside wasm memory (engine.staging),
+// only the part of the image the crop depends on (engine.beginImage's window), in strips.
 // `fatal: true` means the wasm instance trapped (Rust panic): the worker must be discarded.
 //
 
@@ -136,7 +143,7 @@ async function init({ weights, config }) {
   engine = newEngine(bytes, config, configuredInputSize(config));
   const info = JSON.parse(engine.info());
   if (autoThreads && build === 'threaded') {
-    info.autoThreads = tuneThreads(info.inputSize);
+    info.autoThreads = tuneThreads();
     autoThreads = false;
   }
   info.threads = glue.threadCount();
@@ -150,19 +157,18 @@ async function init({ weights, config }) {
  * than 2, time forward passes on a synthetic input with 1, 2, ... the pool's threads and keep the
  * fastest (the pool cannot shrink, so the rest stay idle). Returns why, for info.buildReason.
  */
-function tuneThreads(size) {
+function tuneThreads() {
   const pool = glue.threadCount();
   if (pool <= 2) return null;
   const counts = [];
   for (let n = pool; n >= 1; n = n > 2 ? Math.ceil(n / 2) : n - 1) counts.push(n);
-  const x = new Float32Array(size * size * 3).fill(0.5);
-  engine.runTensor(x, size); // warm-up
+  engine.infer(); // warm-up (on the input tensor as it is: zeros before the first image)
   const best = new Map();
   for (let round = 0; round < 2; round++) {
     for (const n of counts) {
       glue.setThreadLimit(n);
       const t0 = performance.now();
-      engine.runTensor(x, size);
+      engine.infer();
       const ms = performance.now() - t0;
       best.set(n, Math.min(best.get(n) ?? Infinity, ms));
     }
@@ -194,40 +200,117 @@ function stripRows(width) {
   return Math.max(1, Math.floor(STRIP_BYTES / (width * 4)));
 }
 
+/** A view of `bytes` bytes of the engine's staging area in wasm memory (valid until the next engine call). */
+function staging(bytes) {
+  const at = engine.staging(bytes);
+  return new Uint8Array(exportsWasm.memory.buffer, at, bytes);
+}
+
+/** Starts an image: the source window [x0, y0, x1, y1] the engine needs. */
+function begin(w, h) {
+  if (!w || !h) throw new WorkerError('IMAGE_DECODE', `the image is ${w}x${h} pixels`);
+  const win = engine.beginImage(w, h);
+  return { x0: win[0], y0: win[1], x1: win[2], y1: win[3] };
+}
+
 /** Feeds the pixels of an ImageBitmap to the engine in strips, exactly (1:1 draws, no resampling). */
 function pushBitmap(bitmap) {
   const w = bitmap.width, h = bitmap.height;
-  if (!w || !h) throw new WorkerError('IMAGE_DECODE', `the image is ${w}x${h} pixels`);
-  const rows = Math.min(h, stripRows(w));
-  const c = ensureCanvas(w, rows);
-  engine.beginImage(w, h);
-  for (let y0 = 0; y0 < h; y0 += rows) {
-    const n = Math.min(rows, h - y0);
-    c.drawImage(bitmap, 0, y0, w, n, 0, 0, w, n);
+  const { x0, y0, x1, y1 } = begin(w, h);
+  const ww = x1 - x0;
+  if (!ww) return [w, h];
+  const rows = Math.min(y1 - y0, stripRows(ww));
+  const c = ensureCanvas(ww, rows);
+  for (let y = y0; y < y1; y += rows) {
+    const n = Math.min(rows, y1 - y);
+    c.drawImage(bitmap, x0, y, ww, n, 0, 0, ww, n);
     let data;
     try {
-      data = c.getImageData(0, 0, w, n).data;
+      data = c.getImageData(0, 0, ww, n).data;
     } catch (e) {
       throw new WorkerError('IMAGE_DECODE', `cannot read the pixels (a cross-origin image without CORS?): ${e.message}`);
     }
-    engine.pushRows(y0, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 4, w * 4);
+    staging(data.length).set(data);
+    engine.pushRows(y, x0, ww * 4, data.length, false);
   }
   return [w, h];
 }
 
+/** ImageData pixels (the page's clone): whole rows of the window, or its columns when narrower. */
 function pushRgba(width, height, data) {
-  if (!width || !height) throw new WorkerError('IMAGE_DECODE', `the image is ${width}x${height} pixels`);
   if (data.length < width * height * 4) throw new WorkerError('INVALID_INPUT', 'ImageData is shorter than width x height x 4');
+  const { x0, y0, x1, y1 } = begin(width, height);
+  const ww = x1 - x0;
+  if (!ww) return [width, height];
   const bytes = new Uint8Array(data.buffer, data.byteOffset, width * height * 4);
-  const rows = stripRows(width);
-  engine.beginImage(width, height);
-  for (let y0 = 0; y0 < height; y0 += rows) {
-    const n = Math.min(rows, height - y0);
-    engine.pushRows(y0, bytes.subarray(y0 * width * 4, (y0 + n) * width * 4), 4, width * 4);
+  const whole = ww * 4 > width * 3; // copying whole rows costs less than a copy per row
+  const stride = whole ? width * 4 : ww * 4;
+  const rows = stripRows(stride / 4);
+  for (let y = y0; y < y1; y += rows) {
+    const n = Math.min(rows, y1 - y);
+    const view = staging(n * stride);
+    if (whole) view.set(bytes.subarray(y * stride, (y + n) * stride));
+    else for (let r = 0; r < n; r++) view.set(bytes.subarray(((y + r) * width + x0) * 4, ((y + r) * width + x1) * 4), r * stride);
+    engine.pushRows(y, whole ? 0 : x0, stride, n * stride, false);
   }
   return [width, height];
 }
 
+// VideoFrame layouts copied as they are (4 bytes per pixel); the engine reads either order.
+const FRAME_RGB = { RGBA: false, RGBX: false, BGRA: true, BGRX: true };
+
+// Whether this browser's VideoFrame.copyTo converts to another pixel format (its options
+// dictionary has `format`; WebIDL reads only the members it knows).
+let copyToConverts;
+function frameCopyConverts(frame) {
+  if (copyToConverts === undefined) {
+    copyToConverts = false;
+    try {
+      frame.allocationSize({ get format() { copyToConverts = true; return 'RGBA'; } });
+    } catch { /* an engine that knows the member but not this use */ }
+  }
+  return copyToConverts;
+}
+
+/**
+ * A VideoFrame's window copied by VideoFrame.copyTo straight into wasm memory: its own bytes for
+ * RGB formats, converted to RGBA by the browser for YUV ones (where it can; rects aligned to the
+ * chroma grid). Returns null when the frame must take the ImageBitmap path instead (rotated,
+ * scaled for display, or a format the browser will not convert here).
+ */
+async function pushFrame(frame) {
+  const vis = frame.visibleRect;
+  if (!vis || typeof frame.copyTo !== 'function' || frame.rotation || frame.flip) return null;
+  const w = vis.width, h = vis.height;
+  if (frame.displayWidth !== w || frame.displayHeight !== h) return null;
+  let blueFirst = FRAME_RGB[frame.format];
+  let align = 1;
+  if (blueFirst === undefined) {
+    if (!frame.format || !frameCopyConverts(frame)) return null;
+    blueFirst = false;
+    align = 2; // 4:2:0 and 4:2:2 chroma: even offsets and sizes
+  }
+  let { x0, y0, x1, y1 } = begin(w, h);
+  if (x1 === x0) return [w, h];
+  x0 -= x0 % align;
+  y0 -= y0 % align;
+  x1 = Math.min(w, x1 + (x1 % align));
+  y1 = Math.min(h, y1 + (y1 % align));
+  if ((vis.x | vis.y | (x1 - x0) | (y1 - y0)) % align) return null;
+  const ww = x1 - x0, stride = ww * 4;
+  let rows = Math.min(y1 - y0, stripRows(ww));
+  rows -= rows % align || 0;
+  for (let y = y0; y < y1; y += rows) {
+    const n = Math.min(rows, y1 - y);
+    const options = { rect: { x: vis.x + x0, y: vis.y + y, width: ww, height: n }, layout: [{ offset: 0, stride }] };
+    if (align > 1) options.format = 'RGBA';
+    // Nothing else calls the engine until copyTo is done (one request at a time), so the staging
+    // area stays where it is.
+    await frame.copyTo(staging(n * stride), options);
+    engine.pushRows(y, x0, stride, n * stride, blueFirst);
+  }
+  return [w, h];
+}
 // Where an image file's dimensions are looked for: the first 256 KiB; a JPEG or TIFF whose header
 // lies further (large EXIF / ICC segments before the frame header) gets up to 8 MiB.
 const HEADER_PROBE = [256 << 10, 8 << 20];
@@ -252,13 +335,7 @@ async function decode(source) {
     if (source.kind === 'blob') {
       return await createImageBitmap(source.blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' });
     }
-    if (source.kind === 'frame') {
-      try {
-        return await createImageBitmap(source.frame);
-      } finally {
-        source.frame.close();
-      }
-    }
+    if (source.kind === 'frame') return await createImageBitmap(source.frame);
   } catch (e) {
     const what = source.kind === 'blob' ? `${source.blob.type || 'untyped'} Blob of ${source.blob.size} bytes` : 'VideoFrame';
     throw new WorkerError('IMAGE_DECODE', `the browser could not decode the ${what} as an image: ${e.message}`);
@@ -266,30 +343,43 @@ async function decode(source) {
   return source.bitmap;
 }
 
+/** Pushes the source's pixels into the engine; returns [width, height]. */
+async function pushSource(source) {
+  if (source.kind === 'rgba') return pushRgba(source.width, source.height, source.data);
+  if (source.kind === 'frame') {
+    try {
+      const size = await pushFrame(source.frame);
+      if (size) return size;
+    } catch (e) {
+      if (e instanceof WorkerError) throw e;
+      // copyTo refused this frame: the ImageBitmap path below reads it instead.
+    }
+  }
+  const bitmap = await decode(source);
+  try {
+    return pushBitmap(bitmap);
+  } finally {
+    bitmap.close();
+  }
+}
+
 async function run({ source, topk, embed, probabilities }) {
   if (!engine) throw new WorkerError('INTERNAL', 'run before init');
   const t0 = performance.now();
   let size;
-  if (source.kind === 'rgba') {
-    size = pushRgba(source.width, source.height, source.data);
-  } else {
-    const bitmap = await decode(source);
-    try {
-      size = pushBitmap(bitmap);
-    } finally {
-      bitmap.close();
-    }
+  try {
+    size = await pushSource(source);
+  } finally {
+    if (source.kind === 'frame') source.frame.close();
   }
-  engine.preprocess();
+  engine.finishImage();
   const t1 = performance.now();
-  engine.runImage();
-  const result = { width: size[0], height: size[1] };
+  engine.infer();
+  const t2 = performance.now();
+  const result = { width: size[0], height: size[1], preprocessMs: t1 - t0, inferenceMs: t2 - t1 };
   if (embed) result.embedding = engine.embedding();
   if (probabilities) result.probabilities = engine.probabilities(); // the learner's features
-  if (!embed) result.top = JSON.parse(engine.topK(topk));
-  const t2 = performance.now();
-  result.preprocessMs = t1 - t0;
-  result.inferenceMs = t2 - t1;
+  if (!embed) result.top = engine.topK(topk);
   return result;
 }
 
@@ -302,7 +392,7 @@ function stats({ gc: collect }) {
   };
 }
 
-const OPS = { load, init, run, stats, debugPanic: ({ inPool }) => glue.debugPanic(!!inPool) };
+const OPS = { load, init, run, stats, debugPanic: ({ inPool }) => glue.DebugHooks.panic(!!inPool) };
 
 function isMemoryError(e) {
   return e instanceof RangeError && /memory|allocat/i.test(e.message);
@@ -329,7 +419,7 @@ self.addEventListener('message', async (ev) => {
   if (!msg || typeof msg.id !== 'number' || !(msg.op in OPS)) return; // not ours (e.g. rayon's)
   try {
     const result = await OPS[msg.op](msg);
-    const transfer = result && result.embedding ? [result.embedding.buffer] : [];
+    const transfer = result ? [result.top, result.embedding, result.probabilities].filter(Boolean).map((a) => a.buffer) : [];
     self.postMessage({ id: msg.id, ok: true, result }, transfer);
   } catch (e) {
     self.postMessage({ id: msg.id, ok: false, error: toWire(e) });

@@ -50,6 +50,13 @@ pub struct Classifier {
     pub network: Network,
     labels: std::sync::Arc<Vec<String>>,
     scratch: Scratch,
+    /// Softmax of the last pass (reused across calls).
+    probabilities: Vec<f32>,
+}
+
+/// The deterministic input of benchmarks and profiles: `size` x `size` x 3 values in [-1, 1].
+pub fn synthetic_input(size: usize) -> Vec<f32> {
+    (0..size * size * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect()
 }
 
 /// Result of one forward pass.
@@ -74,7 +81,7 @@ impl Classifier {
         let spec = config.net_spec()?;
         let network = weights::load_network(&spec, weights)?;
         let labels = std::sync::Arc::new(config.labels.clone());
-        let mut clf = Classifier { config, network, labels, scratch: Scratch::default() };
+        let mut clf = Classifier { config, network, labels, scratch: Scratch::default(), probabilities: Vec::new() };
         clf.warm_up()?;
         Ok(clf)
     }
@@ -90,7 +97,7 @@ impl Classifier {
             Error::OutOfMemory(format!("the {size}x{size} input tensor does not fit in memory; use a smaller input_size"))
         })?;
         input.resize(size * size * 3, 0.0);
-        self.forward(&input, size).map(|_| ())
+        self.run(&input, size)
     }
 
     /// Input side length from the config (e.g. 224).
@@ -100,6 +107,18 @@ impl Classifier {
 
     /// Forward pass on a preprocessed NHWC tensor of `size` x `size` x 3.
     pub fn forward(&mut self, input: &[f32], size: usize) -> Result<Prediction> {
+        self.run(input, size)?;
+        Ok(Prediction {
+            probabilities: self.probabilities.clone(),
+            logits: self.logits().to_vec(),
+            embedding: self.embedding().to_vec(),
+            labels: self.labels.clone(),
+        })
+    }
+
+    /// `forward` without allocating: the results stay here, read by `logits`, `embedding` and
+    /// `probabilities` until the next pass.
+    pub fn run(&mut self, input: &[f32], size: usize) -> Result<()> {
         let (lo, hi) = model::config::INPUT_SIZE_RANGE;
         if !(lo..=hi).contains(&size) || input.len() != size * size * 3 {
             return Err(Error::InvalidInput(format!("expected a {size}x{size}x3 tensor ({lo} <= size <= {hi}), got {} floats", input.len())));
@@ -109,18 +128,38 @@ impl Classifier {
         }
         self.network.try_reserve(&mut self.scratch, size, size)?;
         self.network.forward(input, size, size, &mut self.scratch);
-        let logits = self.scratch.buf(Buf::Logits)[..self.network.spec.num_classes].to_vec();
-        let embedding = self.scratch.buf(Buf::Embedding)[..self.network.spec.head_chs].to_vec();
-        if logits.iter().chain(&embedding).any(|x| !x.is_finite()) {
+        if self.logits().iter().chain(self.embedding()).any(|x| !x.is_finite()) {
             // Finite weights can still overflow f32 in the activations; never report NaN as a class.
             return Err(Error::WeightsFormat("the network produced non-finite logits (NaN or infinity): the weights' values are out of range".into()));
         }
-        Ok(Prediction {
-            probabilities: output::softmax(&logits),
-            logits,
-            embedding,
-            labels: self.labels.clone(),
-        })
+        let logits = &self.scratch.buf(Buf::Logits)[..self.network.spec.num_classes];
+        output::softmax_into(logits, &mut self.probabilities);
+        Ok(())
+    }
+
+    /// Logits of the last pass.
+    pub fn logits(&self) -> &[f32] {
+        &self.scratch.buf(Buf::Logits)[..self.network.spec.num_classes]
+    }
+
+    /// Pooled pre-classifier features of the last pass (timm's `pre_logits`).
+    pub fn embedding(&self) -> &[f32] {
+        &self.scratch.buf(Buf::Embedding)[..self.network.spec.head_chs]
+    }
+
+    /// Softmax of the last pass's logits.
+    pub fn probabilities(&self) -> &[f32] {
+        &self.probabilities
+    }
+
+    /// Per-step times of one forward pass at `size` x `size` on `synthetic_input` (run a pass
+    /// first so that the first step's time is not a cold start): the profile of the CLI's
+    /// `bench --profile` and of the browser benchmark. `now` is a clock in milliseconds (it
+    /// runs on the thread that records the steps).
+    pub fn profile(&mut self, size: usize, now: impl FnMut() -> f64 + Send) -> Result<Vec<network::StepTime>> {
+        let input = synthetic_input(size);
+        self.network.try_reserve(&mut self.scratch, size, size)?;
+        Ok(self.network.profile(&input, size, size, &mut self.scratch, now))
     }
 
     /// timm preprocessing + forward on RGB (3) or RGBA (4) pixels of any size.

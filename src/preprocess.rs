@@ -111,7 +111,56 @@ pub fn resized_size(w: usize, h: usize, short_side: usize) -> (usize, usize) {
     }
 }
 
-/// Resampling plan for one source size, fed with source rows in any number of strips.
+/// How a source row stores its pixels: RGB, or 4 bytes per pixel with red first (RGBA, RGBX) or
+/// blue first (BGRA, BGRX: what browsers' VideoFrames often hold). A fourth byte is dropped, as
+/// PIL's convert('RGB') drops alpha.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PixelLayout {
+    Rgb,
+    Rgba,
+    Bgra,
+}
+
+impl PixelLayout {
+    /// RGB (3) or RGBA (4).
+    pub fn from_channels(channels: usize) -> Result<PixelLayout> {
+        match channels {
+            3 => Ok(PixelLayout::Rgb),
+            4 => Ok(PixelLayout::Rgba),
+            _ => Err(Error::InvalidInput(format!("{channels} channels per pixel; expected 3 (RGB) or 4 (RGBA)"))),
+        }
+    }
+
+    pub fn bytes_per_pixel(self) -> usize {
+        if self == PixelLayout::Rgb {
+            3
+        } else {
+            4
+        }
+    }
+
+    /// Byte offsets of red, green and blue within a pixel.
+    fn rgb_offsets(self) -> [usize; 3] {
+        if self == PixelLayout::Bgra {
+            [2, 1, 0]
+        } else {
+            [0, 1, 2]
+        }
+    }
+}
+
+/// The part of the source image that the crop depends on (columns `x0..x1`, rows `y0..y1`):
+/// the rest never reaches the output, so callers need not read or send it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceWindow {
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+}
+
+/// Resampling plan for one source size, fed with source rows in any number of strips; reusable
+/// for the next image of the same size (`reset`), so live video keeps its taps and buffers.
 pub struct Preprocessor {
     cfg: PreprocessConfig,
     src_w: usize,
@@ -123,11 +172,15 @@ pub struct Preprocessor {
     row_at: usize,
     horiz: Option<Taps>,
     vert: Option<Taps>,
+    window: SourceWindow,
     /// Source rows needed: [first_row, first_row + tmp_rows).
     first_row: usize,
     tmp_rows: usize,
     /// Horizontally resampled rows, RGB, `cols.len()` wide.
     tmp: Vec<u8>,
+    /// One output row's fixed-point sums (reused).
+    acc: Vec<i32>,
+    norm: Normalizer,
     rows_seen: usize,
 }
 
@@ -154,17 +207,21 @@ impl Preprocessor {
         let to_resized = |p: usize, off: isize| (p as isize + off) as usize;
         let rcols = to_resized(cols.start, ox)..to_resized(cols.end, ox);
         let rrows = to_resized(rows.start, oy)..to_resized(rows.end, oy);
+        // An axis already at its resized length is not resampled (PIL skips it too).
         let horiz = (rw != src_w).then(|| Taps::new(src_w, rw, rcols.clone(), cfg.interpolation));
         let vert = (rh != src_h).then(|| Taps::new(src_h, rh, rrows.clone(), cfg.interpolation));
-        let (first_row, tmp_rows) = match &vert {
-            Some(v) if !rows.is_empty() => {
-                let first = v.bounds[0].0;
-                let last = v.bounds.iter().map(|&(s, n)| s + n).max().unwrap_or(first);
-                (first, last - first)
+        // Source span an axis reads: every tap window, or the cropped range itself.
+        let span = |t: &Option<Taps>, direct: &std::ops::Range<usize>| match t {
+            Some(t) if !t.bounds.is_empty() => {
+                let first = t.bounds.iter().map(|&(s, _)| s).min().unwrap_or(0);
+                let last = t.bounds.iter().map(|&(s, n)| s + n).max().unwrap_or(first);
+                (first, last)
             }
             Some(_) => (0, 0),
-            None => (rrows.start, rrows.len()),
+            None => (direct.start, direct.end),
         };
+        let (x0, x1) = span(&horiz, &rcols);
+        let (first_row, last_row) = span(&vert, &rrows);
         Ok(Preprocessor {
             cfg: cfg.clone(),
             src_w,
@@ -175,61 +232,81 @@ impl Preprocessor {
             rows,
             horiz,
             vert,
+            window: SourceWindow { x0, y0: first_row, x1, y1: last_row },
             first_row,
-            tmp_rows,
-            tmp: vec![0u8; tmp_rows * rcols.len() * 3],
+            tmp_rows: last_row - first_row,
+            tmp: vec![0u8; (last_row - first_row) * rcols.len() * 3],
+            acc: vec![0i32; rcols.len() * 3],
+            norm: Normalizer::new(cfg),
             rows_seen: 0,
         })
     }
 
-    /// Feed source rows `y0 .. y0 + n` (RGB or RGBA, `stride` bytes per row; alpha is dropped
-    /// as PIL's convert('RGB') does). Strips must arrive in order.
+    /// Source size this plan is for.
+    pub fn source_size(&self) -> (usize, usize) {
+        (self.src_w, self.src_h)
+    }
+
+    /// The source pixels the output depends on; rows and columns outside it may be left out.
+    pub fn window(&self) -> SourceWindow {
+        self.window
+    }
+
+    /// Start over with a new image of the same size (taps and buffers are kept).
+    pub fn reset(&mut self) {
+        self.rows_seen = 0;
+    }
+
+    /// Feed whole source rows `y0 .. y0 + n` (RGB or RGBA, `stride` bytes per row). Strips must
+    /// arrive in order.
     pub fn push_rows(&mut self, y0: usize, pixels: &[u8], channels: usize, stride: usize) -> Result<()> {
-        if channels != 3 && channels != 4 {
-            return Err(Error::InvalidInput(format!("{channels} channels per pixel; expected 3 (RGB) or 4 (RGBA)")));
-        }
+        let layout = PixelLayout::from_channels(channels)?;
         if stride < self.src_w * channels {
             return Err(Error::InvalidInput(format!("row stride {stride} is shorter than a row of {} pixels", self.src_w)));
         }
-        if y0 != self.rows_seen {
+        self.push_window_rows(y0, 0, pixels, layout, stride)
+    }
+
+    /// Feed source rows `y0 .. y0 + n` whose first pixel is source column `x0`; each row must
+    /// reach at least to the window's right edge (`window().x1`), and `x0 <= window().x0`.
+    /// Rows must arrive in order, without a gap inside the window (rows before `window().y0`
+    /// may be left out).
+    pub fn push_window_rows(&mut self, y0: usize, x0: usize, pixels: &[u8], layout: PixelLayout, stride: usize) -> Result<()> {
+        let bpp = layout.bytes_per_pixel();
+        let win = self.window;
+        if x0 > win.x0 {
+            return Err(Error::InvalidInput(format!("rows start at column {x0}, after column {} that the crop needs", win.x0)));
+        }
+        let row_bytes = win.x1.saturating_sub(x0) * bpp;
+        if stride < row_bytes.max(1) {
+            return Err(Error::InvalidInput(format!("row stride {stride} is shorter than the {row_bytes} bytes the crop needs per row")));
+        }
+        if y0 < self.rows_seen || y0 > self.rows_seen.max(self.first_row) {
             return Err(Error::InvalidInput(format!("rows must arrive in order: got row {y0}, expected {}", self.rows_seen)));
         }
-        let n = if pixels.len() < self.src_w * channels { 0 } else { (pixels.len() - self.src_w * channels) / stride + 1 };
+        let n = if pixels.len() < row_bytes { 0 } else { (pixels.len() - row_bytes) / stride + 1 };
         let n = n.min(self.src_h - y0);
         let ncols = self.cols.len();
+        let rgb = layout.rgb_offsets();
         for r in 0..n {
             let y = y0 + r;
             if y < self.first_row || y >= self.first_row + self.tmp_rows {
                 continue;
             }
-            let src = &pixels[r * stride..r * stride + self.src_w * channels];
+            let src = &pixels[r * stride..r * stride + row_bytes];
             let dst = &mut self.tmp[(y - self.first_row) * ncols * 3..][..ncols * 3];
             match &self.horiz {
                 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-                Some(h) if channels == 4 => {
-                    // SAFETY: every tap window lies inside the source row (Taps::new clamps
-                    // start + n to in_size = src_w), and dst holds ncols RGB pixels.
-                    unsafe { resample_row_rgba_simd(src, h, dst) };
+                Some(h) if bpp == 4 => {
+                    // SAFETY: every tap window lies inside the source window (the window spans
+                    // every tap), which `src` covers from column x0; dst holds ncols pixels.
+                    unsafe { resample_row_4_simd(src, x0, h, rgb, dst) };
                 }
-                Some(h) => {
-                    for i in 0..ncols {
-                        let (start, k) = h.get(i);
-                        let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
-                        for (j, &kj) in k.iter().enumerate() {
-                            let p = &src[(start + j) * channels..];
-                            acc[0] += p[0] as i32 * kj;
-                            acc[1] += p[1] as i32 * kj;
-                            acc[2] += p[2] as i32 * kj;
-                        }
-                        dst[i * 3] = clip8(acc[0]);
-                        dst[i * 3 + 1] = clip8(acc[1]);
-                        dst[i * 3 + 2] = clip8(acc[2]);
-                    }
-                }
+                Some(h) => resample_row(src, x0, bpp, rgb, h, dst),
                 None => {
-                    for i in 0..ncols {
-                        let p = &src[(self.col_at + i) * channels..];
-                        dst[i * 3..i * 3 + 3].copy_from_slice(&p[..3]);
+                    for (i, d) in dst.chunks_exact_mut(3).enumerate() {
+                        let p = &src[(self.col_at + i - x0) * bpp..];
+                        d.copy_from_slice(&[p[rgb[0]], p[rgb[1]], p[rgb[2]]]);
                     }
                 }
             }
@@ -238,80 +315,181 @@ impl Preprocessor {
         Ok(())
     }
 
-    /// The resized and cropped image as RGB bytes, size x size (zeros where torchvision pads).
-    pub fn finish_u8(&self) -> Result<Vec<u8>> {
-        if self.rows_seen < self.src_h {
+    fn check_complete(&self) -> Result<()> {
+        if self.rows_seen < self.window.y1 {
             return Err(Error::InvalidInput(format!("only {} of {} image rows were provided", self.rows_seen, self.src_h)));
         }
+        Ok(())
+    }
+
+    /// The resized and cropped image as RGB bytes, size x size (zeros where torchvision pads):
+    /// the plain reference of `finish_into`'s resampling.
+    pub fn finish_u8(&self) -> Result<Vec<u8>> {
+        self.check_complete()?;
         let size = self.cfg.input_size;
         let ncols = self.cols.len();
         let mut out = vec![0u8; size * size * 3];
-        // One output row's sums: taps outer, pixels inner (a loop the compiler vectorizes);
-        // every sum still adds its taps in order, as PIL does.
         let mut acc = vec![0i32; ncols * 3];
         for (i, oy) in self.rows.clone().enumerate() {
             let dst = &mut out[(oy * size + self.cols.start) * 3..][..ncols * 3];
-            match &self.vert {
-                Some(v) => {
-                    let (start, k) = v.get(i);
-                    acc.fill(1i32 << (PRECISION_BITS - 1));
-                    for (j, &kj) in k.iter().enumerate() {
-                        let row = &self.tmp[(start + j - self.first_row) * ncols * 3..][..ncols * 3];
-                        for (a, &t) in acc.iter_mut().zip(row) {
-                            *a += t as i32 * kj;
-                        }
-                    }
-                    for (d, &a) in dst.iter_mut().zip(&acc) {
-                        *d = clip8(a);
-                    }
-                }
-                None => {
-                    let y = self.row_at + i - self.first_row;
-                    dst.copy_from_slice(&self.tmp[y * ncols * 3..][..ncols * 3]);
-                }
+            self.vertical_row(i, &mut acc);
+            for (d, &a) in dst.iter_mut().zip(&acc) {
+                *d = clip8(a);
             }
         }
         Ok(out)
     }
 
+    /// Fixed-point sums of output row `i` of the crop (the vertical pass, PIL's tap order), or
+    /// the row itself at the same fixed point when there is no vertical resampling.
+    fn vertical_row(&self, i: usize, acc: &mut [i32]) {
+        let n = self.cols.len() * 3;
+        match &self.vert {
+            Some(v) => {
+                let (start, k) = v.get(i);
+                acc.fill(1i32 << (PRECISION_BITS - 1));
+                for (j, &kj) in k.iter().enumerate() {
+                    let row = &self.tmp[(start + j - self.first_row) * n..][..n];
+                    for (a, &t) in acc.iter_mut().zip(row) {
+                        *a += t as i32 * kj;
+                    }
+                }
+            }
+            None => {
+                let y = self.row_at + i - self.first_row;
+                for (a, &t) in acc.iter_mut().zip(&self.tmp[y * n..][..n]) {
+                    *a = (t as i32) << PRECISION_BITS;
+                }
+            }
+        }
+    }
+
     /// The normalized NHWC tensor: (v / 255 - mean) / std in f32, as torchvision computes it.
-    pub fn finish(&self) -> Result<Vec<f32>> {
-        let rgb = self.finish_u8()?;
-        Ok(normalize(&rgb, &self.cfg))
+    pub fn finish(&mut self) -> Result<Vec<f32>> {
+        let size = self.cfg.input_size;
+        let mut out = vec![0f32; size * size * 3];
+        self.finish_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// `finish` into a caller's tensor of size x size x 3 (reused across calls): the vertical
+    /// pass and the normalization in one sweep (SIMD128 in wasm). Equal bit for bit to
+    /// `normalize(finish_u8())`, its reference.
+    pub fn finish_into(&mut self, out: &mut [f32]) -> Result<()> {
+        self.check_complete()?;
+        let size = self.cfg.input_size;
+        if out.len() != size * size * 3 {
+            return Err(Error::InvalidInput(format!("tensor of {} floats for a {size}x{size}x3 input", out.len())));
+        }
+        let pad = self.norm.zero;
+        let mut acc = std::mem::take(&mut self.acc);
+        for oy in 0..size {
+            let row = &mut out[oy * size * 3..][..size * 3];
+            if !self.rows.contains(&oy) {
+                fill_pixels(row, pad);
+                continue;
+            }
+            let i = oy - self.rows.start;
+            fill_pixels(&mut row[..self.cols.start * 3], pad);
+            fill_pixels(&mut row[self.cols.end * 3..], pad);
+            // The crop's columns; they start at red.
+            let mid = &mut row[self.cols.start * 3..self.cols.end * 3];
+            match &self.vert {
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                Some(v) => {
+                    let n = self.cols.len() * 3;
+                    let (start, k) = v.get(i);
+                    // SAFETY: tap rows start .. start + k.len() lie inside tmp (it spans every
+                    // tap row); mid holds n floats.
+                    unsafe { vertical_normalize_simd(&self.tmp[(start - self.first_row) * n..], n, k, &self.norm, mid) };
+                }
+                _ => {
+                    self.vertical_row(i, &mut acc);
+                    for (j, (o, &a)) in mid.iter_mut().zip(&acc).enumerate() {
+                        *o = self.norm.table[j % 3][clip8(a) as usize];
+                    }
+                }
+            }
+        }
+        self.acc = acc;
+        Ok(())
     }
 }
 
-/// ToTensor + Normalize on RGB bytes: (v / 255 - mean) / std, looked up in a table of the 256
-/// values per channel computed by that same expression (so bit-identical, without a division
-/// per element).
+fn fill_pixels(row: &mut [f32], pixel: [f32; 3]) {
+    for p in row.chunks_exact_mut(3) {
+        p.copy_from_slice(&pixel);
+    }
+}
+
+/// ToTensor + Normalize constants of one config: a table of the 256 values per channel, each
+/// (v / 255 - mean) / std computed by that same f32 expression (so bit-identical to torchvision
+/// without a division per element).
+#[derive(Clone)]
+struct Normalizer {
+    table: [[f32; 256]; 3],
+    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+    mean: [f32; 3],
+    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+    std: [f32; 3],
+    /// What a padded (zero) pixel becomes.
+    zero: [f32; 3],
+}
+
+impl Normalizer {
+    fn new(cfg: &PreprocessConfig) -> Normalizer {
+        let value = |c: usize, v: u8| (v as f32 / 255.0 - cfg.mean[c]) / cfg.std[c];
+        let table = std::array::from_fn(|c| std::array::from_fn(|v| value(c, v as u8)));
+        Normalizer { table, mean: cfg.mean, std: cfg.std, zero: std::array::from_fn(|c| value(c, 0)) }
+    }
+}
+
+/// The horizontal pass on one row (the plain reference of `resample_row_4_simd`): pixel `i` of
+/// `src` is source column `x0 + i`, `bpp` bytes with red, green, blue at `rgb`.
+fn resample_row(src: &[u8], x0: usize, bpp: usize, rgb: [usize; 3], h: &Taps, dst: &mut [u8]) {
+    for (i, d) in dst.chunks_exact_mut(3).enumerate() {
+        let (start, k) = h.get(i);
+        let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
+        for (j, &kj) in k.iter().enumerate() {
+            let p = &src[(start + j - x0) * bpp..];
+            acc[0] += p[rgb[0]] as i32 * kj;
+            acc[1] += p[rgb[1]] as i32 * kj;
+            acc[2] += p[rgb[2]] as i32 * kj;
+        }
+        d[0] = clip8(acc[0]);
+        d[1] = clip8(acc[1]);
+        d[2] = clip8(acc[2]);
+    }
+}
+
+/// ToTensor + Normalize on RGB bytes: (v / 255 - mean) / std (see `Normalizer`).
 pub fn normalize(rgb: &[u8], cfg: &PreprocessConfig) -> Vec<f32> {
-    let table: Vec<[f32; 256]> = (0..3)
-        .map(|c| std::array::from_fn(|v| (v as f32 / 255.0 - cfg.mean[c]) / cfg.std[c]))
-        .collect();
+    let norm = Normalizer::new(cfg);
     let mut out = vec![0f32; rgb.len() / 3 * 3];
     for (o, p) in out.chunks_exact_mut(3).zip(rgb.chunks_exact(3)) {
-        o[0] = table[0][p[0] as usize];
-        o[1] = table[1][p[1] as usize];
-        o[2] = table[2][p[2] as usize];
+        o[0] = norm.table[0][p[0] as usize];
+        o[1] = norm.table[1][p[1] as usize];
+        o[2] = norm.table[2][p[2] as usize];
     }
     out
 }
 
-/// The horizontal pass on one RGBA row with wasm SIMD128: each output pixel is one i32x4 sum of
-/// its taps (alpha rides along in lane 3 and is dropped), the same fixed-point sums in the same
-/// order as the scalar loop of `push_rows` (its reference twin; tests compare RGBA with RGB).
+/// The horizontal pass on one row of 4-byte pixels with wasm SIMD128: each output pixel is one
+/// i32x4 sum of its taps (the fourth byte rides along in lane 3 and is dropped), the same
+/// fixed-point sums in the same order as `resample_row`, its reference twin (tests compare them).
 ///
 /// # Safety
-/// `src` must hold the RGBA pixels of every tap window of `h`, `dst` 3 bytes per output.
+/// `src` must hold the 4-byte pixels of every tap window of `h` from column `x0`, `dst` 3 bytes
+/// per output.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-unsafe fn resample_row_rgba_simd(src: &[u8], h: &Taps, dst: &mut [u8]) {
+unsafe fn resample_row_4_simd(src: &[u8], x0: usize, h: &Taps, rgb: [usize; 3], dst: &mut [u8]) {
     use core::arch::wasm32::*;
     let half = i32x4_splat(1 << (PRECISION_BITS - 1));
     for (i, d) in dst.chunks_exact_mut(3).enumerate() {
         let (start, k) = h.get(i);
-        debug_assert!((start + k.len()) * 4 <= src.len());
+        debug_assert!((start + k.len() - x0) * 4 <= src.len());
         let mut acc = half;
-        let mut p = src.as_ptr().add(start * 4);
+        let mut p = src.as_ptr().add((start - x0) * 4);
         for &kj in k {
             let px = u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v128_load32_zero(p as *const u32)));
             acc = i32x4_add(acc, i32x4_mul(px, i32x4_splat(kj)));
@@ -319,10 +497,62 @@ unsafe fn resample_row_rgba_simd(src: &[u8], h: &Taps, dst: &mut [u8]) {
         }
         // >> PRECISION_BITS, then the saturating narrows clamp to 0..=255 as clip8 does.
         let v = i32x4_shr(acc, PRECISION_BITS);
-        let b = u8x16_narrow_i16x8(i16x8_narrow_i32x4(v, v), i16x8_narrow_i32x4(v, v));
-        d[0] = u8x16_extract_lane::<0>(b);
-        d[1] = u8x16_extract_lane::<1>(b);
-        d[2] = u8x16_extract_lane::<2>(b);
+        let b = i16x8_narrow_i32x4(v, v);
+        let b = u8x16_narrow_i16x8(b, b);
+        let bytes = u32x4_extract_lane::<0>(b).to_le_bytes();
+        d[0] = bytes[rgb[0]];
+        d[1] = bytes[rgb[1]];
+        d[2] = bytes[rgb[2]];
+    }
+}
+
+/// The vertical pass of one output row fused with the normalization, wasm SIMD128: 16 bytes of
+/// the row at a time, their sums over the taps in four i32x4, clamped as `clip8` does, then
+/// normalized by the same f32 operations as `Normalizer`'s table (IEEE division both ways), so
+/// it equals `vertical_row` + the table bit for bit (tests compare them).
+///
+/// # Safety
+/// `tmp` must hold `k.len()` rows of `n` bytes; `out` must hold `n` floats starting at red.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+unsafe fn vertical_normalize_simd(tmp: &[u8], n: usize, k: &[i32], norm: &Normalizer, out: &mut [f32]) {
+    use core::arch::wasm32::*;
+    debug_assert!(tmp.len() >= k.len() * n && out.len() >= n);
+    // Per-channel constants for 4 lanes starting at channel 0, 1 or 2.
+    let pat = |v: [f32; 3], c: usize| f32x4(v[c % 3], v[(c + 1) % 3], v[(c + 2) % 3], v[c % 3]);
+    let mean = [pat(norm.mean, 0), pat(norm.mean, 1), pat(norm.mean, 2)];
+    let std = [pat(norm.std, 0), pat(norm.std, 1), pat(norm.std, 2)];
+    let half = i32x4_splat(1 << (PRECISION_BITS - 1));
+    let (lo8, hi8) = (i32x4_splat(0), i32x4_splat(255));
+    let f255 = f32x4_splat(255.0);
+    let mut j = 0;
+    while j + 16 <= n {
+        let mut acc = [half; 4];
+        let mut p = tmp.as_ptr().add(j);
+        for &kj in k {
+            let w = i32x4_splat(kj);
+            let b = v128_load(p as *const v128);
+            let lo = u16x8_extend_low_u8x16(b);
+            let hi = u16x8_extend_high_u8x16(b);
+            acc[0] = i32x4_add(acc[0], i32x4_mul(u32x4_extend_low_u16x8(lo), w));
+            acc[1] = i32x4_add(acc[1], i32x4_mul(u32x4_extend_high_u16x8(lo), w));
+            acc[2] = i32x4_add(acc[2], i32x4_mul(u32x4_extend_low_u16x8(hi), w));
+            acc[3] = i32x4_add(acc[3], i32x4_mul(u32x4_extend_high_u16x8(hi), w));
+            p = p.add(n);
+        }
+        for (q, a) in acc.into_iter().enumerate() {
+            let e = j + 4 * q;
+            let v = i32x4_min(i32x4_max(i32x4_shr(a, PRECISION_BITS), lo8), hi8);
+            let f = f32x4_div(f32x4_sub(f32x4_div(f32x4_convert_i32x4(v), f255), mean[e % 3]), std[e % 3]);
+            v128_store(out.as_mut_ptr().add(e) as *mut v128, f);
+        }
+        j += 16;
+    }
+    for e in j..n {
+        let mut a = 1i32 << (PRECISION_BITS - 1);
+        for (t, &kj) in k.iter().enumerate() {
+            a += tmp[t * n + e] as i32 * kj;
+        }
+        out[e] = norm.table[e % 3][clip8(a) as usize];
     }
 }
 
@@ -412,13 +642,68 @@ mod tests {
         }
     }
 
+    /// Feeding only the source window (rows from `y0`, columns from `x0`, BGRA or RGBA, in
+    /// strips), reusing the plan for a second image of the same size, and the fused
+    /// vertical + normalize sweep (SIMD in wasm builds) all equal the whole-image reference
+    /// `normalize(finish_u8())` bit for bit, for down- and upscaling and both filters.
+    #[test]
+    fn window_layouts_reuse_and_fused_finish_equal_the_reference() {
+        let cases = [(640, 480, 24, 0.875), (37, 53, 16, 0.875), (11, 9, 16, 0.875), (300, 7, 24, 0.875), (16, 16, 16, 1.0), (18, 18, 16, 0.875), (50, 20, 16, 1.0)];
+        for &(w, h, size, crop_pct) in &cases {
+            for interp in [Interpolation::Bilinear, Interpolation::Bicubic] {
+                let mut c = cfg(size, crop_pct, interp);
+                c.mean = [0.485, 0.456, 0.406];
+                c.std = [0.229, 0.224, 0.225];
+                let mut plan = Preprocessor::new(&c, w, h).unwrap();
+                let win = plan.window();
+                assert!(win.x0 < win.x1 && win.x1 <= w && win.y0 < win.y1 && win.y1 <= h, "{win:?} in {w}x{h}");
+                for seed in 0..2usize {
+                    let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 131 + i / 7 + seed * 29) % 256) as u8).collect();
+                    let mut whole = Preprocessor::new(&c, w, h).unwrap();
+                    whole.push_rows(0, &rgb, 3, w * 3).unwrap();
+                    let want = normalize(&whole.finish_u8().unwrap(), &c);
+                    assert_eq!(whole.finish().unwrap(), want, "fused finish, {w}x{h} -> {size} {interp:?}");
+                    // BGRA of the window only, from column x0, in strips of 5 rows.
+                    let bgra: Vec<u8> = (win.y0..win.y1)
+                        .flat_map(|y| (win.x0..win.x1).flat_map(move |x| [y, x]))
+                        .collect::<Vec<_>>()
+                        .chunks(2)
+                        .flat_map(|yx| {
+                            let p = &rgb[(yx[0] * w + yx[1]) * 3..][..3];
+                            [p[2], p[1], p[0], 7]
+                        })
+                        .collect();
+                    let stride = (win.x1 - win.x0) * 4;
+                    plan.reset();
+                    for y in (win.y0..win.y1).step_by(5) {
+                        let n = 5.min(win.y1 - y);
+                        let strip = &bgra[(y - win.y0) * stride..][..n * stride];
+                        plan.push_window_rows(y, win.x0, strip, PixelLayout::Bgra, stride).unwrap();
+                    }
+                    let mut got = vec![f32::NAN; size * size * 3];
+                    plan.finish_into(&mut got).unwrap();
+                    assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "window BGRA, image {seed}, {w}x{h} -> {size} {interp:?}");
+                }
+            }
+        }
+        // Rows must cover the window: a strip starting after its first row, or columns starting
+        // after its left edge, are refused.
+        let c = cfg(16, 0.875, Interpolation::Bilinear);
+        let mut p = Preprocessor::new(&c, 64, 64).unwrap();
+        let win = p.window();
+        assert!(win.y0 > 0 && win.x0 > 0);
+        assert!(p.push_window_rows(win.y0 + 1, 0, &[0; 64 * 4], PixelLayout::Rgba, 64 * 4).is_err());
+        assert!(p.push_window_rows(win.y0, win.x0 + 1, &[0; 64 * 4], PixelLayout::Rgba, 64 * 4).is_err());
+        assert!(p.finish().is_err());
+    }
+
     #[test]
     fn bad_inputs_are_errors() {
         let c = cfg(16, 0.875, Interpolation::Bilinear);
         assert!(Preprocessor::new(&c, 0, 10).is_err());
         assert!(preprocess(&c, &[0; 10], 2, 2, 3).is_err());
         assert!(preprocess(&c, &[0; 8], 2, 2, 2).is_err());
-        let p = Preprocessor::new(&c, 4, 4).unwrap();
+        let mut p = Preprocessor::new(&c, 4, 4).unwrap();
         assert!(p.finish().is_err(), "missing rows must be reported");
         // A 1-pixel-wide strip of an image still works (resized to at least 1 pixel).
         assert!(preprocess(&c, &[200; 3 * 1000], 1, 1000, 3).is_ok());

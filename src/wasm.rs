@@ -8,9 +8,9 @@
 use crate::error::Error;
 use crate::kernels::simd::SIMD_BACKEND;
 use crate::model::config::ModelConfig;
-use crate::preprocess::Preprocessor;
-use crate::{Classifier, Prediction};
-use js_sys::Float32Array;
+use crate::preprocess::{PixelLayout, Preprocessor, SourceWindow};
+use crate::Classifier;
+use js_sys::{Float32Array, Float64Array};
 use std::sync::Mutex;
 use wasm_bindgen::prelude::*;
 
@@ -60,17 +60,6 @@ pub fn set_thread_limit(n: usize) {
     crate::kernels::parallel::set_team_limit(n)
 }
 
-/// Test hook for the runtime's crash recovery: panics on this thread, or (`in_pool`) on every
-/// thread of rayon's pool (in the threaded build that leaves the caller waiting forever, which
-/// the runtime's watchdog must handle).
-#[wasm_bindgen(js_name = debugPanic)]
-pub fn debug_panic(in_pool: bool) {
-    if in_pool {
-        rayon::broadcast(|_| panic!("debugPanic: forced panic in a pool thread"));
-    }
-    panic!("debugPanic: forced panic");
-}
-
 /// What an image file's header declares, read without decoding: `{format, width, height}`
 /// ("jpeg", "png", "gif", "bmp", "tiff", "webp"), or `undefined` for other formats. Throws
 /// IMAGE_TOO_LARGE when the size is over `maxImagePixels()` (or 32768 per side), so the worker
@@ -97,13 +86,27 @@ fn js_error(e: Error) -> JsValue {
     err.into()
 }
 
+/// Pixel bytes the worker may stage at once (`staging`): its strips are at most 4 MiB.
+const MAX_STAGING: usize = 16 << 20;
+
+/// One model, and the one path an image takes through it:
+/// `beginImage(w, h)` (returns the source window the crop needs) -> `staging(bytes)` + `pushRows`
+/// for each strip of that window -> `finishImage()` (timm's preprocessing, into the input
+/// tensor) -> `infer()` -> `topK(k)` / `probabilities()` / `embedding()`. Every buffer
+/// (pixel staging, resampling plan for the last image size, input tensor, results) is kept and
+/// reused, so a call allocates nothing once sizes repeat.
 #[wasm_bindgen]
 pub struct Engine {
     clf: Classifier,
-    pending: Option<Preprocessor>,
-    /// Preprocessed tensor waiting for `runImage` (see `preprocess`).
-    input: Option<Vec<f32>>,
-    last: Option<Prediction>,
+    /// Resampling plan of the current (or last) image size.
+    image: Option<Preprocessor>,
+    /// Pixels written by the worker straight into wasm memory (see `staging`).
+    staging: Vec<u8>,
+    /// The preprocessed input, size x size x 3 (NHWC).
+    input: Vec<f32>,
+    /// Whether the last `infer` produced results.
+    has_result: bool,
+    top: Vec<usize>,
 }
 
 #[wasm_bindgen]
@@ -119,7 +122,8 @@ impl Engine {
         }
         .map_err(js_error)?;
         let clf = Classifier::new(weights, config).map_err(js_error)?;
-        Ok(Engine { clf, pending: None, input: None, last: None })
+        let size = clf.input_size();
+        Ok(Engine { clf, image: None, staging: Vec::new(), input: vec![0.0; size * size * 3], has_result: false, top: Vec::new() })
     }
 
     /// JSON: architecture, numClasses, inputSize, embeddingSize, labels, simd, memory.
@@ -139,93 +143,146 @@ impl Engine {
         .to_string()
     }
 
-    /// Start an image of `width` x `height`; rows then arrive through `push_rows`.
+    /// Start an image of `width` x `height`. Returns the source window its crop depends on,
+    /// `[x0, y0, x1, y1]`: only those pixels need to be pushed.
     #[wasm_bindgen(js_name = beginImage)]
-    pub fn begin_image(&mut self, width: usize, height: usize) -> Result<(), JsValue> {
-        self.pending = None;
-        self.input = None;
-        self.pending = Some(Preprocessor::new(&self.clf.config.preprocess, width, height).map_err(js_error)?);
-        Ok(())
-    }
-
-    /// Rows `y0..` of the current image, RGBA (channels = 4) or RGB (3), `stride` bytes per row.
-    #[wasm_bindgen(js_name = pushRows)]
-    pub fn push_rows(&mut self, y0: usize, pixels: &[u8], channels: usize, stride: usize) -> Result<(), JsValue> {
-        let p = self.pending.as_mut().ok_or_else(|| js_error(Error::InvalidInput("pushRows before beginImage".into())))?;
-        p.push_rows(y0, pixels, channels, stride).map_err(js_error)
-    }
-
-    /// Finish timm's preprocessing of the image fed so far; `runImage` then runs the network on
-    /// it. (Separate so the caller can time the two stages; `runImage` alone does both.)
-    pub fn preprocess(&mut self) -> Result<(), JsValue> {
-        let p = self.pending.take().ok_or_else(|| js_error(Error::InvalidInput("preprocess before beginImage".into())))?;
-        self.input = Some(p.finish().map_err(js_error)?);
-        Ok(())
-    }
-
-    /// Preprocess the image fed so far (unless `preprocess` did) and run the network.
-    #[wasm_bindgen(js_name = runImage)]
-    pub fn run_image(&mut self) -> Result<(), JsValue> {
-        if self.pending.is_some() {
-            self.preprocess()?;
+    pub fn begin_image(&mut self, width: usize, height: usize) -> Result<Box<[u32]>, JsValue> {
+        match &mut self.image {
+            Some(p) if p.source_size() == (width, height) => p.reset(),
+            _ => {
+                self.image = None;
+                self.image = Some(Preprocessor::new(&self.clf.config.preprocess, width, height).map_err(js_error)?);
+            }
         }
-        let input = self.input.take().ok_or_else(|| js_error(Error::InvalidInput("runImage before beginImage".into())))?;
+        let w = self.image.as_ref().map(|p| p.window()).unwrap_or(SourceWindow { x0: 0, y0: 0, x1: 0, y1: 0 });
+        Ok(Box::new([w.x0 as u32, w.y0 as u32, w.x1 as u32, w.y1 as u32]))
+    }
+
+    /// Address in wasm memory of a staging area of `bytes` bytes for the worker to write pixels
+    /// into (valid until the next call into the engine); `pushRows` then reads them.
+    pub fn staging(&mut self, bytes: usize) -> Result<usize, JsValue> {
+        if bytes > MAX_STAGING {
+            return Err(js_error(Error::InvalidInput(format!("a strip of {bytes} bytes; at most {MAX_STAGING} at a time"))));
+        }
+        if self.staging.len() < bytes {
+            let more = bytes - self.staging.len();
+            self.staging.try_reserve_exact(more).map_err(|_| js_error(Error::OutOfMemory(format!("no memory for a strip of {bytes} bytes"))))?;
+            self.staging.resize(bytes, 0);
+        }
+        Ok(self.staging.as_mut_ptr() as usize)
+    }
+
+    /// Rows `y0..` of the current image from the staging area: 4 bytes per pixel (RGBA/RGBX, or
+    /// BGRA/BGRX when `blue_first`), `stride` bytes per row, the first pixel of each row at
+    /// source column `x0`; as many rows as the staged bytes hold.
+    #[wasm_bindgen(js_name = pushRows)]
+    pub fn push_rows(&mut self, y0: usize, x0: usize, stride: usize, bytes: usize, blue_first: bool) -> Result<(), JsValue> {
+        let p = self.image.as_mut().ok_or_else(|| js_error(Error::InvalidInput("pushRows before beginImage".into())))?;
+        let pixels = self.staging.get(..bytes).ok_or_else(|| js_error(Error::InvalidInput(format!("{bytes} bytes pushed; {} staged", self.staging.len()))))?;
+        let layout = if blue_first { PixelLayout::Bgra } else { PixelLayout::Rgba };
+        p.push_window_rows(y0, x0, pixels, layout, stride).map_err(js_error)
+    }
+
+    /// Finish timm's preprocessing of the image pushed so far, into the input tensor.
+    #[wasm_bindgen(js_name = finishImage)]
+    pub fn finish_image(&mut self) -> Result<(), JsValue> {
+        let p = self.image.as_mut().ok_or_else(|| js_error(Error::InvalidInput("finishImage before beginImage".into())))?;
+        p.finish_into(&mut self.input).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// Run the network on the input tensor (the finished image; zeros before the first one).
+    pub fn infer(&mut self) -> Result<(), JsValue> {
+        self.has_result = false;
         let size = self.clf.input_size();
-        self.last = Some(self.clf.forward(&input, size).map_err(js_error)?);
+        self.clf.run(&self.input, size).map_err(js_error)?;
+        self.has_result = true;
         Ok(())
     }
 
-    /// Run the network on an already preprocessed NHWC tensor (size x size x 3).
-    #[wasm_bindgen(js_name = runTensor)]
-    pub fn run_tensor(&mut self, input: &[f32], size: usize) -> Result<(), JsValue> {
-        self.last = Some(self.clf.forward(input, size).map_err(js_error)?);
-        Ok(())
+    fn check_result(&self) -> Result<(), JsValue> {
+        if self.has_result {
+            Ok(())
+        } else {
+            Err(js_error(Error::InvalidInput("no result yet".into())))
+        }
     }
 
-    /// The preprocessed tensor of the pending image (for tests), without running the network.
-    #[wasm_bindgen(js_name = preprocessPending)]
-    pub fn preprocess_pending(&mut self) -> Result<Float32Array, JsValue> {
-        let p = self.pending.take().ok_or_else(|| js_error(Error::InvalidInput("no pending image".into())))?;
-        Ok(Float32Array::from(&p.finish().map_err(js_error)?[..]))
-    }
-
-    fn last(&self) -> Result<&Prediction, JsValue> {
-        self.last.as_ref().ok_or_else(|| js_error(Error::InvalidInput("no result yet".into())))
+    /// The `k` most probable classes of the last result, most probable first, as pairs
+    /// `[index, probability, index, probability, ...]` (labels are the page's, from `info`).
+    #[wasm_bindgen(js_name = topK)]
+    pub fn top_k(&mut self, k: usize) -> Result<Float64Array, JsValue> {
+        self.check_result()?;
+        let probs = self.clf.probabilities();
+        crate::output::top_indices(probs, k, &mut self.top);
+        let out = Float64Array::new_with_length(2 * self.top.len() as u32);
+        for (j, &i) in self.top.iter().enumerate() {
+            out.set_index(2 * j as u32, i as f64);
+            out.set_index(2 * j as u32 + 1, probs[i] as f64);
+        }
+        Ok(out)
     }
 
     pub fn logits(&self) -> Result<Float32Array, JsValue> {
-        Ok(Float32Array::from(&self.last()?.logits[..]))
+        self.check_result()?;
+        Ok(Float32Array::from(self.clf.logits()))
     }
 
     pub fn probabilities(&self) -> Result<Float32Array, JsValue> {
-        Ok(Float32Array::from(&self.last()?.probabilities[..]))
+        self.check_result()?;
+        Ok(Float32Array::from(self.clf.probabilities()))
     }
 
     pub fn embedding(&self) -> Result<Float32Array, JsValue> {
-        Ok(Float32Array::from(&self.last()?.embedding[..]))
-    }
-
-    /// JSON array of {index, label, probability} for the last result.
-    #[wasm_bindgen(js_name = topK)]
-    pub fn top_k(&self, k: usize) -> Result<String, JsValue> {
-        Ok(serde_json::to_string(&self.last()?.top(k)).unwrap_or_default())
-    }
-
-    /// Per-step timing of one forward pass on a synthetic input: JSON [{name, kind, macs, ms}].
-    /// Timed with `performance.now()` on the thread that records the events (in the threaded
-    /// build that is a pool worker, hence the import rather than a caller-supplied clock).
-    pub fn profile(&mut self) -> Result<String, JsValue> {
-        let size = self.clf.input_size();
-        let input: Vec<f32> = (0..size * size * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
-        let mut scratch = crate::network::Scratch::default();
-        self.clf.network.forward(&input, size, size, &mut scratch);
-        let steps = self.clf.network.profile(&input, size, size, &mut scratch, performance_now);
-        Ok(serde_json::to_string(&steps).unwrap_or_default())
+        self.check_result()?;
+        Ok(Float32Array::from(self.clf.embedding()))
     }
 
     /// Bytes held by weights and activations.
     #[wasm_bindgen(js_name = memoryBytes)]
     pub fn memory_bytes(&self) -> usize {
         self.clf.memory_bytes()
+    }
+}
+
+/// Test and benchmark hooks, kept apart from `Engine`'s image path (the runtime's worker uses
+/// only `panic`, for its crash-recovery tests).
+#[wasm_bindgen]
+pub struct DebugHooks;
+
+#[wasm_bindgen]
+impl DebugHooks {
+    /// Panics on this thread, or (`in_pool`) on every thread of rayon's pool (in the threaded
+    /// build that leaves the caller waiting forever, which the runtime's watchdog must handle).
+    pub fn panic(in_pool: bool) {
+        if in_pool {
+            rayon::broadcast(|_| panic!("debugPanic: forced panic in a pool thread"));
+        }
+        panic!("debugPanic: forced panic");
+    }
+
+    /// A copy of the engine's input tensor (after `finishImage`: the preprocessed image).
+    #[wasm_bindgen(js_name = inputTensor)]
+    pub fn input_tensor(engine: &Engine) -> Float32Array {
+        Float32Array::from(&engine.input[..])
+    }
+
+    /// Replace the engine's input tensor (size x size x 3, NHWC) for `infer`.
+    #[wasm_bindgen(js_name = setInputTensor)]
+    pub fn set_input_tensor(engine: &mut Engine, tensor: &[f32]) -> Result<(), JsValue> {
+        if tensor.len() != engine.input.len() {
+            return Err(js_error(Error::InvalidInput(format!("{} floats; the input tensor has {}", tensor.len(), engine.input.len()))));
+        }
+        engine.input.copy_from_slice(tensor);
+        Ok(())
+    }
+
+    /// Per-step timing of one forward pass on a synthetic input (`Classifier::profile`): JSON
+    /// [{name, kind, macs, ms}]. Timed with `performance.now()` of the thread that records the
+    /// steps (in the threaded build a pool worker, hence the import, not a caller's clock).
+    pub fn profile(engine: &mut Engine) -> Result<String, JsValue> {
+        let size = engine.clf.input_size();
+        let steps = engine.clf.profile(size, performance_now).map_err(js_error)?;
+        Ok(serde_json::to_string(&steps).unwrap_or_default())
     }
 }

@@ -1,20 +1,20 @@
 // Contender: our engine (a build of js/builds.js, e.g. js/wasm/threaded-relaxed; wasm-bindgen --target web).
 // init {build, threads, model} -> info; preprocess {width, height, rgba} -> tensor;
 // infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][]
+// (the engine's image path for the preprocessing; its DebugHooks to set and read the input tensor)
 
 import { countSpawnedWorkers, serve, timeCalls, workersSpawned } from './contender.mjs';
 
 countSpawnedWorkers();
 
 let glue = null;
+let wasm = null; // the instance's exports (memory)
 let engine = null;
-let input = null;
-let size = 0;
 
 async function init({ build, threads, model }) {
   const base = new URL(`/js/wasm/${build}/`, self.location.href);
   glue = await import(new URL('mobilenetv3.js', base).href);
-  await glue.default({ module_or_path: new URL('mobilenetv3_bg.wasm', base) });
+  wasm = await glue.default({ module_or_path: new URL('mobilenetv3_bg.wasm', base) });
   let requested = threads;
   if (threads === 'auto') requested = Math.min(navigator.hardwareConcurrency || 1, 4);
   if (glue.buildKind() === 'threaded') await glue.initThreadPool(requested);
@@ -27,7 +27,7 @@ async function init({ build, threads, model }) {
 }
 
 function once() {
-  engine.runTensor(input, size);
+  engine.infer();
   return engine.logits();
 }
 
@@ -35,22 +35,27 @@ const handlers = {
   init,
   preprocess({ width, height, rgba }) {
     engine.beginImage(width, height);
-    engine.pushRows(0, rgba, 4, width * 4);
-    const tensor = engine.preprocessPending();
+    const stride = width * 4;
+    const rows = Math.max(1, Math.floor((4 << 20) / stride)); // strips of at most 4 MiB
+    for (let y = 0; y < height; y += rows) {
+      const bytes = Math.min(rows, height - y) * stride;
+      new Uint8Array(wasm.memory.buffer, engine.staging(bytes), bytes).set(rgba.subarray(y * stride, y * stride + bytes));
+      engine.pushRows(y, 0, stride, bytes, false);
+    }
+    engine.finishImage();
+    const tensor = glue.DebugHooks.inputTensor(engine);
     return { tensor, size: Math.round(Math.sqrt(tensor.length / 3)) };
   },
-  infer({ tensor, size: s }) {
-    input = tensor;
-    size = s;
+  infer({ tensor }) {
+    glue.DebugHooks.setInputTensor(engine, tensor);
     return { logits: once(), workersSpawned: workersSpawned() };
   },
   time({ warmup, iters }) {
     return timeCalls(once, warmup, iters);
   },
   profile({ reps }) {
-    const now = () => performance.now();
     const runs = [];
-    for (let i = 0; i < reps; i++) runs.push(JSON.parse(engine.profile(now)));
+    for (let i = 0; i < reps; i++) runs.push(JSON.parse(glue.DebugHooks.profile(engine)));
     return runs;
   },
 };

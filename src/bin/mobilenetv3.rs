@@ -20,7 +20,7 @@ mod cli {
     use mobilenetv3_wasm::kernels::simd::SIMD_BACKEND;
     use mobilenetv3_wasm::model::ops::OpList;
     use mobilenetv3_wasm::network::{Scratch, StepTime};
-    use mobilenetv3_wasm::{Classifier, Error, ModelConfig};
+    use mobilenetv3_wasm::{synthetic_input, Classifier, Error, ModelConfig};
     use serde_json::json;
         use std::path::{Path, PathBuf};
     use std::time::Instant;
@@ -255,35 +255,42 @@ OPTIONS:
 
     fn bench(a: &Args, clf: &mut Classifier) -> i32 {
         let size = a.size.unwrap_or(clf.input_size());
-        let input: Vec<f32> = (0..size * size * 3).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
-        let net = &clf.network;
+        let input = synthetic_input(size);
         let mut scratch = Scratch::default();
-        if let Err(e) = net.try_reserve(&mut scratch, size, size) {
+        if let Err(e) = clf.network.try_reserve(&mut scratch, size, size) {
             report(a.json, &Failure::new(e));
             return 2;
         }
         let threads = rayon::current_num_threads();
         for _ in 0..5 {
-            net.forward(&input, size, size, &mut scratch);
+            clf.network.forward(&input, size, size, &mut scratch);
         }
         let mut times = Vec::with_capacity(a.iters);
-        // Per-step times summed over the profiled passes.
-        let mut layers: Vec<StepTime> = Vec::new();
-        let clock = Instant::now();
         for _ in 0..a.iters {
             let t0 = Instant::now();
-            if a.profile {
-                let steps = net.profile(&input, size, size, &mut scratch, move || clock.elapsed().as_secs_f64() * 1e3);
+            clf.network.forward(&input, size, size, &mut scratch);
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        // Per-step times summed over as many profiled passes.
+        let mut layers: Vec<StepTime> = Vec::new();
+        if a.profile {
+            let clock = Instant::now();
+            for _ in 0..a.iters {
+                let steps = match clf.profile(size, move || clock.elapsed().as_secs_f64() * 1e3) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        report(a.json, &Failure::new(e));
+                        return 2;
+                    }
+                };
                 if layers.is_empty() {
                     layers = steps;
                 } else {
                     layers.iter_mut().zip(steps).for_each(|(l, s)| l.ms += s.ms);
                 }
-            } else {
-                net.forward(&input, size, size, &mut scratch);
             }
-            times.push(t0.elapsed().as_secs_f64() * 1e3);
         }
+        let net = &clf.network;
         times.sort_by(f64::total_cmp);
         let (min, med, p90) = (times[0], percentile(&times, 0.5), percentile(&times, 0.9));
         let macs = net.ops.macs(size, size);

@@ -101,6 +101,85 @@ for (const engine of ENGINES) describe(engine, () => {
     });
   }
 
+  test('the image path: reused buffers across sizes, VideoFrames copied as RGBX/BGRA and from a <video>, the caller keeps its ImageData', async (t) => {
+    if (!requireShared(t)) return;
+    const page = await open(iso);
+    try {
+      const out = await page.evaluate(async () => {
+        const bmp = await createImageBitmap(await T.fetchBlob('/shared/photos/koala.jpg'));
+        const pixels = (w, h) => {
+          const c = new OffscreenCanvas(w, h);
+          const g = c.getContext('2d');
+          g.drawImage(bmp, 0, 0, w, h);
+          return g.getImageData(0, 0, w, h);
+        };
+        // 224 (upscaled to 256, then cropped), 256 (already the resize target: no resampling),
+        // 640x480 (a camera frame), 97x301 (odd, portrait).
+        const sizes = [[224, 224], [256, 256], [640, 480], [97, 301]];
+        const images = sizes.map(([w, h]) => pixels(w, h));
+        const opts = { ...T.local('tf_mobilenetv3_small_100'), threads: 1, cache: false };
+        const probs = (r) => r.top.map((p) => [p.index, p.probability]);
+        // Each image alone in a fresh classifier, then all of them interleaved in one.
+        const alone = [];
+        for (const img of images) {
+          const clf = await mnv3.createClassifier(opts);
+          alone.push(probs(await clf.classify(img, { topk: 10 })));
+          clf.dispose();
+        }
+        const clf = await mnv3.createClassifier(opts);
+        const order = [2, 0, 3, 1, 2, 1, 0, 3, 0];
+        const interleaved = [];
+        for (const i of order) interleaved.push([i, probs(await clf.classify(images[i], { topk: 10 }))]);
+        // The caller's ImageData is neither detached nor changed.
+        const img = images[2];
+        const intact = img.data.length === 640 * 480 * 4 && img.data.buffer.byteLength === 640 * 480 * 4;
+        // VideoFrames over the same pixels as RGBX and as BGRA (copied as they are; the engine
+        // reads blue-first rows itself): the ImageData's exact result.
+        const frameOf = (format) => {
+          const d = new Uint8Array(img.data);
+          if (format === 'BGRA') for (let i = 0; i < d.length; i += 4) [d[i], d[i + 2]] = [d[i + 2], d[i]];
+          return new VideoFrame(d, { format, codedWidth: 640, codedHeight: 480, timestamp: 0 });
+        };
+        const frames = {};
+        for (const format of ['RGBX', 'BGRA']) {
+          const f = frameOf(format);
+          frames[format] = probs(await clf.classify(f, { topk: 10 }));
+          frames[`${format}Open`] = f.codedWidth === 640; // the caller's frame is not closed
+          f.close();
+        }
+        // A <video> playing a canvas: the VideoFrame of its current frame.
+        const canvas = document.createElement('canvas');
+        canvas.width = 640;
+        canvas.height = 480;
+        canvas.getContext('2d').putImageData(img, 0, 0);
+        const video = document.createElement('video');
+        video.muted = true;
+        video.srcObject = canvas.captureStream(30);
+        document.body.appendChild(video);
+        await video.play();
+        await new Promise((r) => setTimeout(r, 300));
+        const fromVideo = probs(await clf.classify(video, { topk: 10 }));
+        const fromCanvas = probs(await clf.classify(canvas, { topk: 10 }));
+        video.remove();
+        clf.dispose();
+        return { alone, interleaved, intact, frames, fromVideo, fromCanvas };
+      });
+      for (const [i, got] of out.interleaved) assert.deepEqual(got, out.alone[i], `image ${i} classified between others of other sizes`);
+      assert.equal(out.intact, true, "the caller's ImageData keeps its pixels");
+      assert.deepEqual(out.frames.RGBX, out.alone[2], 'RGBX VideoFrame = its ImageData');
+      assert.deepEqual(out.frames.BGRA, out.alone[2], 'BGRA VideoFrame = its ImageData');
+      assert.equal(out.frames.RGBXOpen && out.frames.BGRAOpen, true);
+      // Canvas -> stream -> video may change colors a little (a video pipeline); same classes.
+      assert.deepEqual(out.fromVideo.map((p) => p[0]).slice(0, 3), out.fromCanvas.map((p) => p[0]).slice(0, 3));
+      const diff = Math.max(...out.fromVideo.map((p, k) => Math.abs(p[1] - out.fromCanvas[k][1])));
+      t.diagnostic(`${engine}: <video> vs canvas top-10 probabilities differ by at most ${diff.toExponential(1)}`);
+      assert.ok(diff < 0.02, `video vs canvas: ${diff}`);
+      assert.deepEqual(await page.errors(), []);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('capabilities() and info.capabilities: what the engine offers, the build chosen and why', async (t) => {
     if (!requireShared(t)) return;
     const report = async (srv) => {

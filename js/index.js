@@ -59,6 +59,7 @@ class ClassifierImpl {
     this._engine = engine;
     this._watches = new Set();
     this._disposed = false;
+    this._spare = null; // see _run
     this.info = Object.freeze(info);
   }
 
@@ -69,12 +70,15 @@ class ClassifierImpl {
   async _run(source, payload, signal) {
     this._check();
     if (signal && signal.aborted) throw aborted('the classification');
-    const wire = await toWire(source);
+    const wire = await toWire(source, this._spare);
+    if (wire.source.kind === 'rgba') this._spare = null; // (now on its way to the worker)
     if (this._disposed || (signal && signal.aborted)) {
       if (wire.cleanup) wire.cleanup();
       throw this._disposed ? disposedError() : aborted('the classification');
     }
-    return this._engine.call('run', { source: wire.source, ...payload }, { transfer: wire.transfer, cleanup: wire.cleanup, signal });
+    const r = await this._engine.call('run', { source: wire.source, ...payload }, { transfer: wire.transfer, cleanup: wire.cleanup, signal });
+    if (r.pixels) this._spare = r.pixels; // an ImageData copy's buffer, back for the next one
+    return r;
   }
 
   async classify(source, options = {}) {

@@ -17,12 +17,21 @@ function videoFrame(video) {
   }
 }
 
-/** Turns a source into what the worker receives (transferring what can be transferred). */
-export async function toWire(src) {
+/**
+ * Turns a source into what the worker receives (transferring what can be transferred).
+ * `spare`: an ArrayBuffer the worker handed back after an earlier ImageData, reused for this
+ * one's copy when it is large enough.
+ */
+export async function toWire(src, spare = null) {
   if (isA(src, 'Blob')) return { source: { kind: 'blob', blob: src }, transfer: [] };
   if (isA(src, 'ImageData')) {
-    // Not transferred: the structured clone copies the pixels, the caller's buffer stays theirs.
-    return { source: { kind: 'rgba', width: src.width, height: src.height, data: src.data }, transfer: [] };
+    // A copy of the pixels is transferred (and comes back with the result for the next call):
+    // the caller's buffer is never detached.
+    const n = src.width * src.height * 4;
+    if (src.data.length < n) throw err('INVALID_INPUT', 'ImageData is shorter than width x height x 4');
+    const data = new Uint8Array(spare && spare.byteLength >= n ? spare : new ArrayBuffer(n), 0, n);
+    data.set(src.data.subarray(0, n));
+    return { source: { kind: 'rgba', width: src.width, height: src.height, data }, transfer: [data.buffer] };
   }
   if (isA(src, 'VideoFrame')) {
     let frame;

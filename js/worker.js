@@ -6,14 +6,16 @@
 //                   { id, op: 'init',  weights: Blob, config: string }
 //                   { id, op: 'run',   source: Source, topk, embed: boolean, probabilities?: boolean }
 //                     -> { width, height, top?: Float64Array [index, probability, ...], embedding?, probabilities?,
-//                          preprocessMs, inferenceMs }   (typed arrays transferred; labels are the page's)
+//                          pixels?: ArrayBuffer, preprocessMs, inferenceMs }
+//                        (transferred; labels are the page's; pixels: an rgba source's buffer)
 //                   { id, op: 'stats', gc?: boolean }   (test hook: memory figures)
 //                   { id, op: 'debugPanic', inPool: boolean }
 //   worker -> main  { id, ok: true, result }  |  { id, ok: false, error: { code, message, panic?, fatal? } }
 //   Source = { kind: 'bitmap', bitmap: ImageBitmap } | { kind: 'blob', blob: Blob }
 //          | { kind: 'frame', frame: VideoFrame }   | { kind: 'rgba', width, height, data: Uint8ClampedArray }
-//   (bitmap and frame are the page's copies, transferred; the worker closes them. rgba is a
-//   structured-clone copy of the caller's ImageData, whose buffer stays theirs.)
+//   (bitmap and frame are the page's copies, transferred; the worker closes them. rgba is the
+//   page's copy of the caller's ImageData, transferred, and handed back as result.pixels so the
+//   page reuses it for the next ImageData.)
 //
 // Pixels go from the source straight into a staging area inside wasm memory (engine.staging),
 // only the part of the image the crop depends on (engine.beginImage's window), in strips.
@@ -380,6 +382,7 @@ async function run({ source, topk, embed, probabilities }) {
   if (embed) result.embedding = engine.embedding();
   if (probabilities) result.probabilities = engine.probabilities(); // the learner's features
   if (!embed) result.top = engine.topK(topk);
+  if (source.kind === 'rgba') result.pixels = source.data.buffer; // back to the page, for its next ImageData
   return result;
 }
 
@@ -420,6 +423,7 @@ self.addEventListener('message', async (ev) => {
   try {
     const result = await OPS[msg.op](msg);
     const transfer = result ? [result.top, result.embedding, result.probabilities].filter(Boolean).map((a) => a.buffer) : [];
+    if (result && result.pixels) transfer.push(result.pixels);
     self.postMessage({ id: msg.id, ok: true, result }, transfer);
   } catch (e) {
     self.postMessage({ id: msg.id, ok: false, error: toWire(e) });

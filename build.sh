@@ -150,6 +150,7 @@ build_all() {
   setup_rust
   setup_node
   build_all_wasm
+  node weights/sync-models.mjs  # js/models.js from the registry, weights/models.json
   node js/tools/prepack.mjs   # npm package layout (inlines the rayon helper into the threaded glue)
 }
 

@@ -1,4 +1,5 @@
-// Known checkpoints of timm's mobilenetv3.py: the same list as weights/models.json (a test keeps them equal).
+// Known checkpoints of timm's mobilenetv3.py. GENERATED from weights/models.json by
+// weights/sync-models.mjs (./build.sh runs it): edit that file, not this one.
 // Default URLs are timm's Hugging Face repos; self-hosters pass `weights` and `config` instead.
 
 export const DEFAULT_MODEL = "mobilenetv3_large_100";
@@ -336,5 +337,29 @@ export const MODEL_LIST = [
     "inputSize": 448,
     "top1": 84.668,
     "top5": 97.108
+  },
+  {
+    "name": "mobilenetv4_hybrid_medium",
+    "architecture": "mobilenetv4_hybrid_medium",
+    "tag": "e200_r256_in12k_ft_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_hybrid_medium.e200_r256_in12k_ft_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_hybrid_medium.e200_r256_in12k_ft_in1k/resolve/main/config.json",
+    "bytes": 44300000,
+    "license": "apache-2.0",
+    "inputSize": 256,
+    "top1": 82.364,
+    "top5": 96.256
+  },
+  {
+    "name": "mobilenetv4_hybrid_large",
+    "architecture": "mobilenetv4_hybrid_large",
+    "tag": "ix_e600_r384_in1k",
+    "weightsUrl": "https://huggingface.co/timm/mobilenetv4_hybrid_large.ix_e600_r384_in1k/resolve/main/model.safetensors",
+    "configUrl": "https://huggingface.co/timm/mobilenetv4_hybrid_large.ix_e600_r384_in1k/resolve/main/config.json",
+    "bytes": 151100000,
+    "license": "apache-2.0",
+    "inputSize": 384,
+    "top1": 83.99,
+    "top5": 96.702
   }
 ];

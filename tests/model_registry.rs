@@ -1,5 +1,6 @@
 //! The model registry has one source per fact: weights/models.json lists the published
-//! checkpoints (js/models.js mirrors it, checked by tests/browser/package.test.mjs); the engine's
+//! checkpoints (js/models.js is generated from it by weights/sync-models.mjs, checked by
+//! tests/browser/package.test.mjs); the engine's
 //! architecture list (src/model/arch.rs) and timm's per-tag preprocessing defaults
 //! (src/model/config.rs) must agree with every entry.
 

@@ -4,7 +4,7 @@
 // isolated, single when not); a webpack 5 app does the same in Chromium.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, execFile, spawn } from 'node:child_process';
+import { execFileSync, execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,8 @@ test('weights/models.json and js/models.js list the same models, with timm Huggi
   const json = JSON.parse(readFileSync(path.join(REPO_ROOT, 'weights/models.json'), 'utf8'));
   const mod = await import(path.join(JS, 'models.js'));
   assert.deepEqual(mod.MODEL_LIST, json.models);
+  // js/models.js is generated from weights/models.json, byte for byte.
+  assert.equal(spawnSync(process.execPath, [path.join(REPO_ROOT, 'weights/sync-models.mjs'), '--check']).status, 0, 'js/models.js is stale: run node weights/sync-models.mjs');
   assert.equal(mod.DEFAULT_MODEL, json.default);
   const { MODELS, DEFAULT_MODEL } = await import(path.join(JS, 'index.js'));
   assert.equal(DEFAULT_MODEL, 'mobilenetv3_large_100');

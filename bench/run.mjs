@@ -15,7 +15,10 @@
 //   --iters N           timed runs per contender (default 50)
 //   --warmup N          warm-up runs per contender (default 10)
 //   --rounds N          run the whole contender list N times, pooling the timings (default 1)
-//   --models LIST       large,small (default: both; small needs ../shared/weights)
+//   --models LIST       large,small (default: both; small needs ../shared/weights), and the
+//                       MobileNetV4 rows on seeded weights: mobilenetv4_conv_small,
+//                       mobilenetv4_conv_medium, mobilenetv4_hybrid_medium (at their
+//                       pretrained_cfg input size; TF.js has no MobileNetV4 network and is skipped)
 //   --only LIST         contenders to run: ours,litert,ort,tfjs (default all)
 //   --engines LIST      browsers: chromium,firefox,webkit (default: all three; env ENGINES too)
 //   --no-busy           skip the busy-core pass (2-thread contenders beside a spinning process)
@@ -119,16 +122,21 @@ function run(cmd, args, opts = {}) {
   return { ok: r.status === 0, status: r.status, stdout: r.stdout || '', stderr: r.stderr || '', error: r.error };
 }
 
+/** MobileNetV4 benchmark rows: seeded weights made by tools/export_onnx.py --models. */
+const SEEDED_V4 = ['mobilenetv4_conv_small', 'mobilenetv4_conv_medium', 'mobilenetv4_hybrid_medium'];
+const seededExtra = (o) => o.models.filter((m) => SEEDED_V4.includes(m));
+
 function ensureExports(o) {
   const need = [join(CACHE, 'mobilenetv3_large_100.safetensors'), join(CACHE, 'mobilenetv3_large_100.config.json'),
     join(CACHE, 'mobilenetv3_large_100.onnx'), join(CACHE, 'reference.json')];
+  for (const a of seededExtra(o)) need.push(...['safetensors', 'config.json', 'onnx'].map((e) => join(CACHE, `${a}.${e}`)));
   if (existsSync(join(o.shared, 'weights', 'tf_mobilenetv3_small_100.safetensors'))) need.push(join(CACHE, 'tf_mobilenetv3_small_100.onnx'));
   let ref = existsSync(join(CACHE, 'reference.json')) ? JSON.parse(readFileSync(join(CACHE, 'reference.json'), 'utf8')) : {};
   const photoOk = Object.entries(ref).filter(([k]) => k !== 'versions').every(([, e]) => !e.photo || e.photo.photo === basename(o.photo));
   if (need.every(existsSync) && photoOk) return ref;
   log(`[bench] generating models into ${relative(ROOT, CACHE)}/ (tools/export_onnx.py: timm + torch + onnx, ~1 min)`);
   const py = process.env.PYTHON || 'python3';
-  const r = spawnSync(py, ['tools/export_onnx.py', '--shared', o.shared, '--photo', o.photo], { cwd: ROOT, stdio: 'inherit' });
+  const r = spawnSync(py, ['tools/export_onnx.py', '--shared', o.shared, '--photo', o.photo, '--models', seededExtra(o).join(',')], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) {
     die('tools/export_onnx.py failed. It needs Python 3 with timm, torch and onnx from PyPI:\n' +
       '    pip install timm torch onnx onnxscript onnxruntime safetensors pillow');
@@ -138,12 +146,12 @@ function ensureExports(o) {
 
 /** The .tflite files for LiteRT.js (tools/export_tflite.py, litert-torch); null when they cannot be made. */
 function ensureTflite(o) {
-  const need = [join(CACHE, 'mobilenetv3_large_100.tflite')];
+  const need = [join(CACHE, 'mobilenetv3_large_100.tflite'), ...seededExtra(o).map((a) => join(CACHE, `${a}.tflite`))];
   if (existsSync(join(o.shared, 'weights', 'tf_mobilenetv3_small_100.safetensors'))) need.push(join(CACHE, 'tf_mobilenetv3_small_100.tflite'));
   if (need.every(existsSync)) return null;
   log(`[bench] converting the models to .tflite into ${relative(ROOT, CACHE)}/ (tools/export_tflite.py: litert-torch)`);
   const py = process.env.PYTHON || 'python3';
-  const r = spawnSync(py, ['tools/export_tflite.py', '--shared', o.shared], { cwd: ROOT, stdio: 'inherit' });
+  const r = spawnSync(py, ['tools/export_tflite.py', '--shared', o.shared, '--models', seededExtra(o).join(',')], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) {
     log('[bench] tools/export_tflite.py failed (it needs `pip install litert-torch`): LiteRT.js is skipped');
     return null;
@@ -289,10 +297,16 @@ async function main() {
       onnx: join(CACHE, 'tf_mobilenetv3_small_100.onnx'), tflite: join(CACHE, 'tf_mobilenetv3_small_100.tflite'),
     },
   };
+  for (const a of SEEDED_V4) {
+    MODELS[a] = {
+      name: a, arch: a, weightsNote: 'seeded random weights (tools/export_onnx.py)', noTfjs: 'the TF.js bench network has no MobileNetV4 blocks',
+      weights: join(CACHE, `${a}.safetensors`), config: join(CACHE, `${a}.config.json`), onnx: join(CACHE, `${a}.onnx`), tflite: join(CACHE, `${a}.tflite`),
+    };
+  }
   const models = [];
   for (const key of o.models) {
     const m = MODELS[key];
-    if (!m) die(`unknown model ${key} (large, small)`);
+    if (!m) die(`unknown model ${key} (${Object.keys(MODELS).join(', ')})`);
     if (!existsSync(m.weights) || !existsSync(m.onnx)) {
       log(`[bench] ${m.name}: ${existsSync(m.weights) ? m.onnx : m.weights} missing, skipped`);
       continue;
@@ -447,6 +461,7 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
               const cr = mr.contenders[c.id] || (mr.contenders[c.id] = { ...c, times: [] });
               if (cr.skipped) continue;
               if (c.engine === 'tfjs' && !m.layers) { cr.skipped = 'no layer list (native build failed)'; continue; }
+              if (c.engine === 'tfjs' && m.noTfjs) { cr.skipped = m.noTfjs; continue; }
               if (c.engine === 'litert' && !m.hasTflite) { cr.skipped = 'no .tflite (tools/export_tflite.py needs litert-torch)'; continue; }
               if (c.relaxedOnly && !env.relaxedSimd) {
                 cr.skipped = c.engine === 'litert' ? 'LiteRT.js threads need relaxed SIMD' : 'no relaxed SIMD here';

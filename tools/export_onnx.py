@@ -11,11 +11,15 @@ bench/cache/ (gitignored):
                                       calibrated on random inputs, so no BN is an identity)
   mobilenetv3_large_100.config.json   timm's config.json for it (save_config_for_hf)
   mobilenetv3_large_100.onnx          the same model, opset 18, NCHW input "input" [1,3,224,224]
+  ARCH.safetensors/.config.json/.onnx the same for each --models ARCH (mobilenetv4_conv_small,
+                                      mobilenetv4_conv_medium, mobilenetv4_hybrid_medium, ...), input
+                                      at the size of its pretrained_cfg (e.g. 256); layer scales
+                                      drawn in [0.5, 1.5] (timm's 1e-5 would hide the attention)
   tf_mobilenetv3_small_100.onnx       the genuine weights of ../shared/weights (if present)
   reference.json                      timm's logits/top-5 on the bench photo for each model, the
                                       versions used, and the ONNX-vs-torch check
 
-    python3 tools/export_onnx.py [--out bench/cache] [--shared ../shared] [--photo koala.jpg] [--force]
+    python3 tools/export_onnx.py [--out bench/cache] [--shared ../shared] [--photo koala.jpg] [--models ARCH,...] [--force]
 """
 import argparse
 import json
@@ -37,13 +41,13 @@ except ImportError as e:  # pragma: no cover
              "    pip install timm torch onnx onnxscript onnxruntime safetensors pillow")
 
 
-def natural_ish(n, g):
+def natural_ish(n, g, size=224):
     """Random images with a photo's spectrum: smooth low-frequency structure plus some noise,
     normalized like timm's inputs."""
     out = []
-    for res in (4, 8, 16, 32, 64, 224)[: max(1, n)]:
+    for res in (4, 8, 16, 32, 64, size)[: max(1, n)]:
         x = torch.randn(n // 6 + 1, 3, res, res, generator=g)
-        x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         out.append(x / x.std() * 1.0 + 0.2 * torch.randn(x.shape, generator=g))
     return torch.cat(out)[:n]
 
@@ -55,6 +59,9 @@ def seeded_random_model(arch):
     bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("layer_scale.gamma"):
+                p.copy_(torch.empty(p.shape).uniform_(0.5, 1.5, generator=g))
         for bn in bns:
             bn.weight.copy_(torch.empty(bn.num_features).uniform_(0.5, 1.5, generator=g))
             bn.bias.copy_(torch.empty(bn.num_features).uniform_(-0.2, 0.2, generator=g))
@@ -84,8 +91,12 @@ def genuine_model(arch, path):
     return model.eval()
 
 
+def input_size(model):
+    return model.pretrained_cfg["input_size"][-1]
+
+
 def export(model, path):
-    x = natural_ish(1, torch.Generator().manual_seed(2))
+    x = natural_ish(1, torch.Generator().manual_seed(2), input_size(model))
     tmp = path + ".tmp"
     try:
         torch.onnx.export(model, (x,), tmp, input_names=["input"], output_names=["logits"],
@@ -128,6 +139,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "cache"))
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
     ap.add_argument("--photo", default=None, help="default: SHARED/photos/koala.jpg")
+    ap.add_argument("--models", default="", help="more seeded architectures, comma-separated")
     ap.add_argument("--force", action="store_true", help="rebuild even if the files exist")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -139,7 +151,7 @@ def main():
     ref["versions"] = {"timm": timm.__version__, "torch": torch.__version__, "onnx": onnx.__version__,
                        "onnxruntime": ort.__version__}
 
-    jobs = [("mobilenetv3_large_100", None)]
+    jobs = [("mobilenetv3_large_100", None)] + [(m, None) for m in a.models.split(",") if m]
     genuine = os.path.join(a.shared, "weights", "tf_mobilenetv3_small_100.safetensors")
     if os.path.exists(genuine):
         jobs.append(("tf_mobilenetv3_small_100", genuine))

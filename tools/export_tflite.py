@@ -8,7 +8,7 @@ calls it when a .tflite of bench/cache/ is missing (after tools/export_onnx.py m
 Each file is checked against torch on a random input before it is kept, and the check goes into
 bench/cache/reference.json under the model's "tflite" key.
 
-    python3 tools/export_tflite.py [--out bench/cache] [--shared ../shared] [--force]
+    python3 tools/export_tflite.py [--out bench/cache] [--shared ../shared] [--models ARCH,...] [--force]
 """
 import argparse
 import json
@@ -22,14 +22,14 @@ try:
     import numpy as np
     import torch
     import litert_torch
-    from export_onnx import genuine_model, natural_ish
+    from export_onnx import genuine_model, input_size, natural_ish
 except ImportError as e:  # pragma: no cover
     sys.exit(f"export_tflite.py: {e}. Install the converter with:\n"
              "    pip install litert-torch timm torch safetensors")
 
 
 def convert(model, path):
-    x = natural_ish(1, torch.Generator().manual_seed(2))
+    x = natural_ish(1, torch.Generator().manual_seed(2), input_size(model))
     tmp = path + ".tmp"
     edge = litert_torch.convert(model, (x,))
     edge.export(tmp)
@@ -49,14 +49,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "cache"))
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
+    ap.add_argument("--models", default="", help="more seeded architectures (made by export_onnx.py --models)")
     ap.add_argument("--force", action="store_true", help="rebuild even if the files exist")
     a = ap.parse_args()
     ref_path = os.path.join(a.out, "reference.json")
     if not os.path.exists(ref_path):
         sys.exit("export_tflite.py: run tools/export_onnx.py first (it makes the weights and reference.json)")
     ref = json.load(open(ref_path))
-    jobs = [("mobilenetv3_large_100", os.path.join(a.out, "mobilenetv3_large_100.safetensors")),
-            ("tf_mobilenetv3_small_100", os.path.join(a.shared, "weights", "tf_mobilenetv3_small_100.safetensors"))]
+    seeded = ["mobilenetv3_large_100"] + [m for m in a.models.split(",") if m]
+    jobs = [(m, os.path.join(a.out, m + ".safetensors")) for m in seeded] + \
+        [("tf_mobilenetv3_small_100", os.path.join(a.shared, "weights", "tf_mobilenetv3_small_100.safetensors"))]
     for arch, weights in jobs:
         path = os.path.join(a.out, arch + ".tflite")
         if not os.path.exists(weights):

@@ -3,19 +3,26 @@
 
 import { err, aborted, disposedError, safeCall } from './errors.js';
 
-function spawnWorker() {
+/**
+ * A module worker of this package. `create` is the literal `new Worker(new URL('./FILE',
+ * import.meta.url))` that bundlers (Vite, webpack) recognise to emit FILE with its assets.
+ */
+function spawn(create, file, name) {
   try {
-    // Literal pattern: bundlers (Vite, webpack) recognise it and emit worker.js with its assets.
-    return { worker: new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'mobilenetv3' }) };
+    return { worker: create() };
   } catch (e) {
     // The package is served from another origin (a CDN): start a same-origin module worker that
     // imports it (needs CORS on the CDN, which the common ones send).
-    // (Not the literal pattern above, so bundlers do not emit a second, unbundled copy.)
-    const src = `import ${JSON.stringify(new URL('./' + 'worker.js', import.meta.url).href)};`;
+    // (Not the literal pattern, so bundlers do not emit a second, unbundled copy.)
+    const src = `import ${JSON.stringify(new URL('./' + file, import.meta.url).href)};`;
     const blobUrl = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
-    return { worker: new Worker(blobUrl, { type: 'module', name: 'mobilenetv3' }), blobUrl };
+    return { worker: new Worker(blobUrl, { type: 'module', name }), blobUrl };
   }
 }
+
+const spawnWorker = () => spawn(() => new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'mobilenetv3' }), 'worker.js', 'mobilenetv3');
+// The threaded build's pool threads are started here, by the page (pool-worker.js says why).
+const spawnPoolWorker = () => spawn(() => new Worker(new URL('./pool-worker.js', import.meta.url), { type: 'module', name: 'mobilenetv3-pool' }), 'pool-worker.js', 'mobilenetv3-pool');
 
 /**
  * Main-side handle of the worker: one request in flight, the rest queued; a watchdog per request;
@@ -38,6 +45,9 @@ export class WorkerEngine {
     this.disposed = false;
     this.worker = null;
     this.blobUrl = null;
+    this.pool = []; // the threaded build's pool workers ({ worker, blobUrl }), started with this.worker
+    this.loading = null; // the worker while it answers 'load'
+    this.loadStep = null; // how far its 'load' got (the worker reports its steps)
     this.inflight = null; // { id, resolve, reject, timer }
     this.nextId = 1;
     this.started = null; // promise of the current worker being loaded + initialised
@@ -75,6 +85,7 @@ export class WorkerEngine {
     const { worker, blobUrl } = spawnWorker();
     this.worker = worker;
     this.blobUrl = blobUrl;
+    this.loadStep = null;
     worker.addEventListener('message', (ev) => this._onMessage(worker, ev.data));
     worker.addEventListener('error', (ev) => {
       ev.preventDefault && ev.preventDefault();
@@ -84,28 +95,71 @@ export class WorkerEngine {
   }
 
   /**
+   * Starts `n` pool workers for the engine worker just spawned: returns the MessagePorts that
+   * connect them to it, or why they could not start (the engine then loads the single build).
+   */
+  _spawnPool(n) {
+    const engineWorker = this.worker;
+    const ports = [];
+    try {
+      // Test hook (index.js: _simulateThreadedFailure 'pool'): a browser that cannot start one more worker.
+      if (this.simulateFailure === 'pool') throw new DOMException('Worker(): could not start a worker (simulated)', 'NotSupportedError');
+      for (let i = 0; i < n; i++) {
+        const started = spawnPoolWorker();
+        this.pool.push(started);
+        // A pool worker whose script does not load: the engine stops waiting for it (single build).
+        started.worker.addEventListener('error', (ev) => {
+          if (this.loading === engineWorker) {
+            ev.preventDefault && ev.preventDefault();
+            engineWorker.postMessage({ op: 'poolFailed', message: `a thread-pool worker failed to start: ${ev.message || 'script error (could not load pool-worker.js)'}` });
+          }
+        });
+        const channel = new MessageChannel();
+        started.worker.postMessage({ port: channel.port1 }, [channel.port1]);
+        ports.push(channel.port2);
+      }
+      return { poolPorts: ports };
+    } catch (e) {
+      this._killPool();
+      return { poolPorts: [], poolError: `could not start a thread-pool worker: ${e && e.message}` };
+    }
+  }
+
+  _killPool() {
+    for (const { worker, blobUrl } of this.pool.splice(0)) {
+      worker.terminate();
+      if (blobUrl) URL.revokeObjectURL(blobUrl);
+    }
+  }
+
+  /**
    * Starts a worker and loads the wasm build in it. A first start that does not answer within
-   * FIRST_START_MS is retried once in a fresh worker: Firefox now and then never finishes starting
-   * a worker's thread pool (about 1 threaded start in 15 in our test suites); the retry runs the
-   * single build (buildReason says why) and gets the full watchdog.
+   * FIRST_START_MS is retried once in a fresh worker, with the single build (buildReason says why
+   * and the step it was stuck at), which gets the full watchdog. (A safety net: Firefox left about
+   * 1 threaded start in 15 stuck when the engine's worker started the pool's workers itself.)
    */
   async _load() {
     const payload = { build: this.build, threads: this.threads, simulateFailure: this.simulateFailure, autoThreads: this.autoThreads };
     let stuck = null;
     for (let attempt = 0; ; attempt++) {
       this._spawn();
+      const pool = payload.build === 'threaded' ? this._spawnPool(payload.threads) : { poolPorts: [] };
       const limit = attempt === 0 ? Math.min(FIRST_START_MS, this.timeoutMs * 4) : this.timeoutMs * 4;
+      this.loading = this.worker;
       try {
-        const loaded = await this._send('load', payload, [], limit);
+        const loaded = await this._send('load', { ...payload, ...pool }, pool.poolPorts, limit);
+        this.loading = null;
+        if (loaded.build !== 'threaded') this._killPool(); // fell back to the single build
         if (stuck) loaded.fallbackReason = stuck;
         return loaded;
       } catch (e) {
+        this.loading = null;
         if (e.code !== 'TIMEOUT' || attempt > 0 || this.disposed) throw e;
-        // A fresh worker sometimes hangs the same way in Firefox when it starts a thread pool:
-        // the retry uses the single build, which starts no pool.
+        // Whatever held up the threaded start may hold up a fresh one: the retry uses the single
+        // build, which starts no pool.
         if (payload.build === 'threaded') {
           payload.build = 'single';
-          stuck = `the threaded build did not start within ${limit} ms`;
+          stuck = `the threaded build did not start within ${limit} ms (${this.loadStep ? `last step: ${this.loadStep}` : 'no answer'})`;
         }
       }
     }
@@ -132,7 +186,8 @@ export class WorkerEngine {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const timer = setTimeout(() => {
-        this._fail(worker, err('TIMEOUT', `the engine did not answer '${op}' within ${timeoutMs} ms; its worker was stopped and will be restarted for the next call`));
+        const step = op === 'load' ? this.loadStep : null;
+        this._fail(worker, err('TIMEOUT', `the engine did not answer '${op}' within ${timeoutMs} ms${step ? ` (last step: ${step})` : ''}; its worker was stopped and will be restarted for the next call`));
       }, timeoutMs);
       this.inflight = { id, worker, resolve, reject, timer };
       try {
@@ -148,6 +203,10 @@ export class WorkerEngine {
   _onMessage(worker, msg) {
     const f = this.inflight;
     if (!f || f.worker !== worker || !msg || msg.id !== f.id) return;
+    if (typeof msg.step === 'string') {
+      this.loadStep = msg.step;
+      return;
+    }
     clearTimeout(f.timer);
     this.inflight = null;
     if (msg.ok) return f.resolve(msg.result);
@@ -173,6 +232,7 @@ export class WorkerEngine {
   }
 
   _kill() {
+    this._killPool();
     if (this.worker) this.worker.terminate();
     if (this.blobUrl) URL.revokeObjectURL(this.blobUrl);
     this.worker = null;

@@ -2,7 +2,7 @@
 // Started by index.js; not part of the public API.
 //
 // Protocol (one request in flight at a time; index.js queues):
-//   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads, autoThreads? }
+//   main -> worker  { id, op: 'load',  build: 'threaded'|'single', threads, autoThreads?, poolPorts?: MessagePort[], poolError? }
 //                   { id, op: 'init',  weights: Blob, config: string }
 //                   { id, op: 'run',   source: Source, topk, embed: boolean, probabilities?: boolean }
 //                     -> { width, height, top?: Float64Array [index, probability, ...], embedding?, probabilities?,
@@ -10,7 +10,9 @@
 //                        (transferred; labels are the page's; pixels: an rgba source's buffer)
 //                   { id, op: 'stats', gc?: boolean }   (test hook: memory figures)
 //                   { id, op: 'debugPanic', inPool: boolean }
+//   main -> worker  { op: 'poolFailed', message }   (a pool worker the page started could not load its script)
 //   worker -> main  { id, ok: true, result }  |  { id, ok: false, error: { code, message, panic?, fatal? } }
+//                   { id, step: string }   (how far 'load' got, for the page's start watchdog)
 //   Source = { kind: 'bitmap', bitmap: ImageBitmap } | { kind: 'blob', blob: Blob }
 //          | { kind: 'frame', frame: VideoFrame }   | { kind: 'rgba', width, height, data: Uint8ClampedArray }
 //   (bitmap and frame are the page's copies, transferred; the worker closes them. rgba is the
@@ -52,34 +54,77 @@ async function importGlue(b) {
 }
 
 // Test hook: what a phone short of memory does to the threaded build. 'memory': creating the shared
-// WebAssembly.Memory throws; 'pool': starting a pool worker throws. Returns the undo function.
+// WebAssembly.Memory throws ('pool', a pool worker that cannot start, is simulated by rpc.js, which
+// starts them). Returns the undo function.
 function simulateThreadedFailure(what) {
-  const saved = { Memory: WebAssembly.Memory, Worker: self.Worker };
+  const saved = WebAssembly.Memory;
   if (what === 'memory') {
     WebAssembly.Memory = function Memory(descriptor) {
       if (descriptor && descriptor.shared) throw new RangeError('WebAssembly.Memory(): could not allocate memory (simulated)');
-      return new saved.Memory(descriptor);
-    };
-  } else if (what === 'pool') {
-    self.Worker = function Worker() {
-      throw new DOMException('Worker(): could not start a worker (simulated)', 'NotSupportedError');
+      return new saved(descriptor);
     };
   }
   return () => {
-    WebAssembly.Memory = saved.Memory;
-    self.Worker = saved.Worker;
+    WebAssembly.Memory = saved;
   };
 }
 
-async function load({ build: wanted, threads, simulateFailure, autoThreads: auto }) {
+// The rayon pool's threads: workers the page started (pool-worker.js says why not this worker),
+// one MessagePort each. wasm-bindgen-rayon's initThreadPool calls the glue's startWorkers, which
+// calls this (js/tools/prepack.mjs): each pool worker gets the module, the shared memory and the
+// pool's channel, and answers once it has instantiated the module.
+let pool = { ports: [], error: null, fail: null };
+
+self.__mobilenetv3StartPool = async (module, memory, builder) => {
+  const n = builder.numThreads();
+  if (pool.error) throw new Error(pool.error);
+  if (pool.ports.length < n) throw new Error(`${n} pool threads wanted, the page started ${pool.ports.length} pool workers`);
+  const init = { module, memory, receiver: builder.receiver(), mainJS: builder.mainJS() };
+  const ports = pool.ports.splice(0); // each pool worker starts once
+  let readyCount = 0;
+  const ready = ports.slice(0, n).map((port, i) => new Promise((resolve, reject) => {
+    port.onmessage = ({ data }) => {
+      port.onmessage = null;
+      if (!data || !data.ready) return reject(new Error(`thread-pool worker ${i + 1} of ${n} failed to start: ${data && data.error}`));
+      step(`thread ${++readyCount} of ${n} ready`);
+      resolve();
+    };
+    port.postMessage(init);
+  }));
+  const failed = new Promise((_, reject) => {
+    pool.fail = (message) => reject(new Error(message));
+  });
+  try {
+    await Promise.race([Promise.all(ready), failed]);
+  } finally {
+    pool.fail = null;
+  }
+  builder.build();
+};
+
+let loadId = 0;
+/** Tells the page how far 'load' got (the watchdog names it if the start never finishes). */
+function step(what) {
+  if (loadId) self.postMessage({ id: loadId, step: what });
+}
+
+async function load({ id, build: wanted, threads, simulateFailure, autoThreads: auto, poolPorts, poolError }) {
   autoThreads = !!auto;
+  loadId = id;
+  pool = { ports: poolPorts || [], error: poolError || null, fail: null };
   let firstError = null;
   for (const b of buildCandidates(wanted === 'threaded')) {
     const undo = b.threads && simulateFailure ? simulateThreadedFailure(simulateFailure) : () => {};
     try {
+      step(`loading the ${b.name} build`);
       const g = await importGlue(b);
+      step(`compiling the ${b.name} build`);
       exportsWasm = await g.default({ module_or_path: b.wasm() });
-      if (b.threads) await g.initThreadPool(threads);
+      if (b.threads) {
+        step(`starting ${threads} pool threads`);
+        await g.initThreadPool(threads);
+      }
+      loadId = 0;
       glue = g;
       build = b.threads ? 'threaded' : 'single';
       return { build, wasmBuild: b.name, threads: g.threadCount(), fallbackReason: firstError ? String(firstError.message || firstError) : undefined };
@@ -89,6 +134,7 @@ async function load({ build: wanted, threads, simulateFailure, autoThreads: auto
       undo();
     }
   }
+  loadId = 0;
   const msg = String(firstError && firstError.message || firstError);
   // A Content-Security-Policy that forbids compiling WebAssembly: Chromium says "Refused to compile
   // or instantiate WebAssembly module because ... 'wasm-unsafe-eval' ... Content Security Policy",
@@ -419,7 +465,12 @@ function toWire(e) {
 
 self.addEventListener('message', async (ev) => {
   const msg = ev.data;
-  if (!msg || typeof msg.id !== 'number' || !(msg.op in OPS)) return; // not ours (e.g. rayon's)
+  if (msg && msg.op === 'poolFailed') {
+    pool.error = pool.error || msg.message;
+    if (pool.fail) pool.fail(msg.message);
+    return;
+  }
+  if (!msg || typeof msg.id !== 'number' || !(msg.op in OPS)) return; // not ours
   try {
     const result = await OPS[msg.op](msg);
     const transfer = result ? [result.top, result.embedding, result.probabilities].filter(Boolean).map((a) => a.buffer) : [];

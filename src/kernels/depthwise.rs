@@ -102,11 +102,7 @@ pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwi
         // or inside the zero row.
         unsafe {
             let job = Rows { input: input.as_ptr(), zeros: zeros.as_ptr(), g, w, act, out: out.ptr(), rows: y0..y1, cs };
-            match g.k {
-                3 => rows_k::<3>(&job),
-                5 => rows_k::<5>(&job),
-                _ => rows_any(&job),
-            }
+            rows_dispatch(&job, DepthwiseVariant::DEFAULT);
             if let Some(rs) = row_sums {
                 for oy in y0..y1 {
                     sum_row(out.ptr().add(oy * g.out_w * c), g.out_w, c, cs.0, cs.1, rs.ptr().add(oy * c));
@@ -114,6 +110,43 @@ pub fn depthwise(team: &Team, input: &[f32], g: &ConvGeometry, w: &PackedDepthwi
             }
         }
     });
+}
+
+/// Interior loops of the depthwise kernel (same products, same tap order: bit-identical).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DepthwiseVariant {
+    /// Every pixel loads each of its taps' inputs.
+    TapLoads,
+    /// Stride 1: a sliding window along the row; each input vector is loaded once per kernel row
+    /// and feeds every pixel whose window covers it (P + K - 1 loads instead of P * K). Stride 2
+    /// keeps `TapLoads` (measured slower there: the unrolled window no longer fits).
+    Sliding,
+}
+
+impl DepthwiseVariant {
+    pub const ALL: [DepthwiseVariant; 2] = [DepthwiseVariant::TapLoads, DepthwiseVariant::Sliding];
+    pub const DEFAULT: DepthwiseVariant = DepthwiseVariant::Sliding;
+}
+
+unsafe fn rows_dispatch(job: &Rows, v: DepthwiseVariant) {
+    let slide = v == DepthwiseVariant::Sliding;
+    match (job.g.k, job.g.stride, slide) {
+        (3, 1, true) => rows_k::<3, 1, true>(job),
+        (5, 1, true) => rows_k::<5, 1, true>(job),
+        (3, _, _) => rows_k::<3, 0, false>(job),
+        (5, _, _) => rows_k::<5, 0, false>(job),
+        _ => rows_any(job),
+    }
+}
+
+/// `depthwise` on one thread with a chosen interior loop (tests and the kernel benchmark).
+#[doc(hidden)]
+pub fn depthwise_variant(v: DepthwiseVariant, input: &[f32], g: &ConvGeometry, w: &PackedDepthwise, act: Act, zeros: &[f32], out: &mut [f32]) {
+    assert!(g.k == w.k && g.k * g.k <= MAX_TAPS && input.len() >= g.in_h * g.in_w * w.c);
+    assert!(out.len() >= g.out_h * g.out_w * w.c && zeros.len() >= zeros_len(g, w.c));
+    let job = Rows { input: input.as_ptr(), zeros: zeros.as_ptr(), g, w, act, out: out.as_mut_ptr(), rows: 0..g.out_h, cs: (0, w.c) };
+    // SAFETY: lengths asserted above, as in `depthwise`.
+    unsafe { rows_dispatch(&job, v) }
 }
 
 /// Output columns whose taps all fall inside the input: [lo, hi).
@@ -144,8 +177,9 @@ struct Rows<'a> {
     cs: (usize, usize),
 }
 
+/// Kernel size K; with SLIDE, the sliding-window interior for stride S.
 #[inline(never)]
-unsafe fn rows_k<const K: usize>(job: &Rows) {
+unsafe fn rows_k<const K: usize, const S: usize, const SLIDE: bool>(job: &Rows) {
     let Rows { input, zeros, g, w, act, out, cs, .. } = *job;
     let c = w.c;
     let (lo, hi) = interior_cols(g);
@@ -160,15 +194,27 @@ unsafe fn rows_k<const K: usize>(job: &Rows) {
         }
         let mut ox = lo;
         while ox + 8 <= hi {
-            interior::<K, 8>(&rows, g, w, act, o.add(ox * c), ox, cs);
+            if SLIDE {
+                interior_sliding::<K, 8, S>(&rows, g, w, act, o.add(ox * c), ox, cs)
+            } else {
+                interior::<K, 8>(&rows, g, w, act, o.add(ox * c), ox, cs)
+            }
             ox += 8;
         }
         if ox + 4 <= hi {
-            interior::<K, 4>(&rows, g, w, act, o.add(ox * c), ox, cs);
+            if SLIDE {
+                interior_sliding::<K, 4, S>(&rows, g, w, act, o.add(ox * c), ox, cs)
+            } else {
+                interior::<K, 4>(&rows, g, w, act, o.add(ox * c), ox, cs)
+            }
             ox += 4;
         }
         while ox < hi {
-            interior::<K, 1>(&rows, g, w, act, o.add(ox * c), ox, cs);
+            if SLIDE {
+                interior_sliding::<K, 1, S>(&rows, g, w, act, o.add(ox * c), ox, cs)
+            } else {
+                interior::<K, 1>(&rows, g, w, act, o.add(ox * c), ox, cs)
+            }
             ox += 1;
         }
     }
@@ -205,6 +251,62 @@ unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &C
             for (ky, &row) in rows.iter().enumerate() {
                 for kx in 0..K {
                     acc += *row.add((x0 + r * s + kx) * c + ch) * *wt.add((ky * K + kx) * c + ch);
+                }
+            }
+            *o.add(r * c + ch) = act.apply(acc);
+        }
+        ch += 1;
+    }
+}
+
+/// As `interior` for stride S: per kernel row, the K weight vectors stay in registers and the
+/// (P-1)*S+K input vectors are loaded once each, every one added into the pixels whose window
+/// covers it. Each pixel still sums its taps in (ky, kx) order.
+#[inline(always)]
+unsafe fn interior_sliding<const K: usize, const P: usize, const S: usize>(
+    rows: &[*const f32; K],
+    g: &ConvGeometry,
+    w: &PackedDepthwise,
+    act: Act,
+    o: *mut f32,
+    ox: usize,
+    cs: (usize, usize),
+) {
+    let c = w.c;
+    debug_assert_eq!(g.stride, S);
+    let x0 = ox * S - g.pad_left;
+    let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
+    let (mut ch, c_end) = cs;
+    while ch + 4 <= c_end {
+        let mut acc = [F32x4::load(bias.add(ch)); P];
+        for (ky, &row) in rows.iter().enumerate() {
+            let base = row.add(x0 * c + ch);
+            let mut wv = [F32x4::splat(0.0); K];
+            for (kx, v) in wv.iter_mut().enumerate() {
+                *v = F32x4::load(wt.add((ky * K + kx) * c + ch));
+            }
+            for j in 0..(P - 1) * S + K {
+                let v = F32x4::load(base.add(j * c));
+                // Input column j is tap kx of pixel r when j = r*S + kx; kx ascending as j grows.
+                for (kx, wk) in wv.iter().enumerate() {
+                    if j >= kx && (j - kx) % S == 0 && (j - kx) / S < P {
+                        let r = (j - kx) / S;
+                        acc[r] = acc[r].mul_add(v, *wk);
+                    }
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            act.apply4(*a).store(o.add(r * c + ch));
+        }
+        ch += 4;
+    }
+    while ch < c_end {
+        for r in 0..P {
+            let mut acc = *bias.add(ch);
+            for (ky, &row) in rows.iter().enumerate() {
+                for kx in 0..K {
+                    acc += *row.add((x0 + r * S + kx) * c + ch) * *wt.add((ky * K + kx) * c + ch);
                 }
             }
             *o.add(r * c + ch) = act.apply(acc);
@@ -338,6 +440,17 @@ mod tests {
             crate::kernels::squeeze_excite::row_sums_ref(&got, g.out_h, g.out_w, c, &mut want_sums);
             assert!(sums.iter().zip(&want_sums).all(|(a, b)| a.to_bits() == b.to_bits()), "row sums {h}x{w_}x{c} k{k}");
         }
+        // Each interior variant alone: the reference, and the same bits as each other.
+        let mut first: Option<Vec<f32>> = None;
+        for v in DepthwiseVariant::ALL {
+            let mut got = vec![f32::NAN; want.len()];
+            depthwise_variant(v, &input, &g, &packed, act, &zeros, &mut got);
+            crate::kernels::simd::assert_kernel_matches(&got, &want, k * k, &format!("{v:?} {h}x{w_}x{c} k{k} s{s} {pad:?}"));
+            if let Some(f) = &first {
+                assert!(f.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()), "{v:?} differs, {h}x{w_}x{c} k{k} s{s}");
+            }
+            first = Some(got);
+        }
     }
 
     #[test]
@@ -353,6 +466,8 @@ mod tests {
         }
         check(8, 8, 24, 3, 1, Padding::Symmetric, Act::Relu);
         check(7, 7, 960, 5, 1, Padding::Symmetric, Act::HardSwish);
+        check(5, 29, 13, 5, 1, Padding::Symmetric, Act::Relu); // 8 + 4 + 1-pixel interior steps, channel tail
+        check(4, 30, 9, 3, 1, Padding::TfSame, Act::HardSwish);
         check(8, 8, 24, 3, 2, Padding::TfSame, Act::Identity);
     }
 }

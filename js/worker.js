@@ -25,6 +25,7 @@
 //
 
 import { buildCandidates } from './builds.js';
+import { usePoolPorts } from './pool.js';
 
 // Rows per pushRows strip: about 4 MiB of RGBA, so wasm memory stays bounded for huge images.
 const STRIP_BYTES = 4 << 20;
@@ -69,38 +70,7 @@ function simulateThreadedFailure(what) {
   };
 }
 
-// The rayon pool's threads: workers the page started (pool-worker.js says why not this worker),
-// one MessagePort each. wasm-bindgen-rayon's initThreadPool calls the glue's startWorkers, which
-// calls this (js/tools/prepack.mjs): each pool worker gets the module, the shared memory and the
-// pool's channel, and answers once it has instantiated the module.
-let pool = { ports: [], error: null, fail: null };
-
-self.__mobilenetv3StartPool = async (module, memory, builder) => {
-  const n = builder.numThreads();
-  if (pool.error) throw new Error(pool.error);
-  if (pool.ports.length < n) throw new Error(`${n} pool threads wanted, the page started ${pool.ports.length} pool workers`);
-  const init = { module, memory, receiver: builder.receiver(), mainJS: builder.mainJS() };
-  const ports = pool.ports.splice(0); // each pool worker starts once
-  let readyCount = 0;
-  const ready = ports.slice(0, n).map((port, i) => new Promise((resolve, reject) => {
-    port.onmessage = ({ data }) => {
-      port.onmessage = null;
-      if (!data || !data.ready) return reject(new Error(`thread-pool worker ${i + 1} of ${n} failed to start: ${data && data.error}`));
-      step(`thread ${++readyCount} of ${n} ready`);
-      resolve();
-    };
-    port.postMessage(init);
-  }));
-  const failed = new Promise((_, reject) => {
-    pool.fail = (message) => reject(new Error(message));
-  });
-  try {
-    await Promise.race([Promise.all(ready), failed]);
-  } finally {
-    pool.fail = null;
-  }
-  builder.build();
-};
+let failPool = () => {}; // a pool worker the page started could not load (pool.js)
 
 let loadId = 0;
 /** Tells the page how far 'load' got (the watchdog names it if the start never finishes). */
@@ -111,7 +81,7 @@ function step(what) {
 async function load({ id, build: wanted, threads, simulateFailure, autoThreads: auto, poolPorts, poolError }) {
   autoThreads = !!auto;
   loadId = id;
-  pool = { ports: poolPorts || [], error: poolError || null, fail: null };
+  failPool = usePoolPorts(poolPorts || [], { error: poolError, onStep: step });
   let firstError = null;
   for (const b of buildCandidates(wanted === 'threaded')) {
     const undo = b.threads && simulateFailure ? simulateThreadedFailure(simulateFailure) : () => {};
@@ -466,8 +436,7 @@ function toWire(e) {
 self.addEventListener('message', async (ev) => {
   const msg = ev.data;
   if (msg && msg.op === 'poolFailed') {
-    pool.error = pool.error || msg.message;
-    if (pool.fail) pool.fail(msg.message);
+    failPool(msg.message);
     return;
   }
   if (!msg || typeof msg.id !== 'number' || !(msg.op in OPS)) return; // not ours

@@ -4,6 +4,7 @@
 // (the engine's image path for the preprocessing; its DebugHooks to set and read the input tensor)
 
 import { countSpawnedWorkers, serve, timeCalls, workersSpawned } from './contender.mjs';
+import { usePoolPorts } from '/js/pool.js';
 
 countSpawnedWorkers();
 
@@ -17,7 +18,15 @@ async function init({ build, threads, model }) {
   wasm = await glue.default({ module_or_path: new URL('mobilenetv3_bg.wasm', base) });
   let requested = threads;
   if (threads === 'auto') requested = Math.min(navigator.hardwareConcurrency || 1, 4);
-  if (glue.buildKind() === 'threaded') await glue.initThreadPool(requested);
+  if (glue.buildKind() === 'threaded') {
+    // The package's page starts the pool's workers (js/pool-worker.js); here this worker does.
+    usePoolPorts(Array.from({ length: requested }, () => {
+      const channel = new MessageChannel();
+      new Worker('/js/pool-worker.js', { type: 'module', name: 'mobilenetv3-pool' }).postMessage({ port: channel.port1 }, [channel.port1]);
+      return channel.port2;
+    }));
+    await glue.initThreadPool(requested);
+  }
   const weights = new Uint8Array(await (await fetch(model.weightsUrl)).arrayBuffer());
   const config = model.configUrl ? await (await fetch(model.configUrl)).text() : '';
   engine = new glue.Engine(weights, config, model.arch);

@@ -6,7 +6,7 @@
 //  - the original helper spawns each pool worker from the worker that calls initThreadPool, from a
 //    blob of the glue's own source; Firefox can block such a nested start for good (see
 //    js/pool-worker.js), and dev servers that rewrite modules make that blob unloadable. Ours hands
-//    the start to worker.js, which uses workers the page started (js/pool-worker.js).
+//    the start to js/pool.js, which uses pool workers started elsewhere (js/pool-worker.js).
 // Idempotent (an older inline startWorkers is replaced). Run by `npm pack` (prepack) and by ./build.sh
 // after the wasm builds.
 import { readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
@@ -23,13 +23,13 @@ if (missing.length) {
 }
 
 // wasm-bindgen-rayon 1.3 calls startWorkers(module, memory, builder) from initThreadPool; its helper
-// spawns the pool's workers from the calling worker. Ours hands the work to worker.js, whose pool
-// workers the page started (js/pool-worker.js says why).
+// spawns the pool's workers from the calling worker. Ours hands the work to js/pool.js, whose pool
+// workers were started elsewhere (js/pool-worker.js says why).
 const START_WORKERS = `// --- startWorkers for wasm-bindgen-rayon, by js/tools/prepack.mjs: the pool's workers are
-// started by the page and handed over by worker.js (self.__mobilenetv3StartPool).
+// started elsewhere and handed over by mobilenetv3-wasm's pool.js (usePoolPorts).
 function startWorkers(module, memory, builder) {
   const start = globalThis.__mobilenetv3StartPool;
-  if (typeof start !== 'function') return Promise.reject(new Error('the thread pool is started by mobilenetv3-wasm/worker.js'));
+  if (typeof start !== 'function') return Promise.reject(new Error('initThreadPool needs pool workers: call usePoolPorts (mobilenetv3-wasm/pool.js) first'));
   return start(module, memory, builder);
 }
 // --- end of startWorkers ---

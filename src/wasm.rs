@@ -125,7 +125,9 @@ impl Engine {
         let size = clf.input_size();
         // The GEMM micro-kernel this engine's code generator runs fastest (once per instance).
         static CALIBRATE: std::sync::Once = std::sync::Once::new();
-        CALIBRATE.call_once(|| drop(crate::kernels::pointwise::calibrate(&performance_now, 12)));
+        CALIBRATE.call_once(|| {
+            let _ = crate::kernels::pointwise::calibrate(&performance_now, 12);
+        });
         Ok(Engine { clf, image: None, staging: Vec::new(), input: vec![0.0; size * size * 3], has_result: false, top: Vec::new() })
     }
 

@@ -242,7 +242,16 @@ unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &C
         }
         ch += 4;
     }
-    while ch < c_end {
+    interior_scalar::<K, P>(rows, w, act, o, x0, s, (ch, c_end));
+}
+
+/// Channels [cs.0, cs.1) of P interior pixels one float at a time (the tail after the 4-wide
+/// groups); `x0` is the input column of the first pixel's first tap.
+#[inline(always)]
+unsafe fn interior_scalar<const K: usize, const P: usize>(rows: &[*const f32; K], w: &PackedDepthwise, act: Act, o: *mut f32, x0: usize, s: usize, cs: (usize, usize)) {
+    let c = w.c;
+    let (wt, bias) = (w.taps.as_ptr(), w.bias.as_ptr());
+    for ch in cs.0..cs.1 {
         for r in 0..P {
             let mut acc = *bias.add(ch);
             for (ky, &row) in rows.iter().enumerate() {
@@ -252,7 +261,6 @@ unsafe fn interior<const K: usize, const P: usize>(rows: &[*const f32; K], g: &C
             }
             *o.add(r * c + ch) = act.apply(acc);
         }
-        ch += 1;
     }
 }
 
@@ -298,18 +306,7 @@ unsafe fn interior_sliding<const K: usize, const P: usize, const S: usize>(
         }
         ch += 4;
     }
-    while ch < c_end {
-        for r in 0..P {
-            let mut acc = *bias.add(ch);
-            for (ky, &row) in rows.iter().enumerate() {
-                for kx in 0..K {
-                    acc += *row.add((x0 + r * S + kx) * c + ch) * *wt.add((ky * K + kx) * c + ch);
-                }
-            }
-            *o.add(r * c + ch) = act.apply(acc);
-        }
-        ch += 1;
-    }
+    interior_scalar::<K, P>(rows, w, act, o, x0, S, (ch, c_end));
 }
 
 /// One output pixel near the left/right edge: the interior loop over the kernel columns that

@@ -434,16 +434,28 @@ unsafe fn micro_packed(ap: *const f32, k: usize, panel: *const f32, bias: *const
     let mut ap = ap;
     let end = panel.add(k * NR);
     while wp < end {
-        let w0 = F32x4::load(wp);
-        let w1 = F32x4::load(wp.add(4));
-        for (r, row) in acc.iter_mut().enumerate() {
-            let av = F32x4::load_splat(ap.add(r));
-            row[0] = row[0].mul_add(av, w0);
-            row[1] = row[1].mul_add(av, w1);
-        }
+        k_step(&mut acc, wp, |r| ap.add(r));
         wp = wp.add(NR);
         ap = ap.add(MR);
     }
+    store_rows(&acc, act, residual, out, ldo, cols);
+}
+
+/// One k step of R rows x 8 columns: row r adds (A value at `a_at(r)`) x (the 8 weights at `wp`).
+#[inline(always)]
+unsafe fn k_step<const R: usize>(acc: &mut [[F32x4; 2]; R], wp: *const f32, a_at: impl Fn(usize) -> *const f32) {
+    let w0 = F32x4::load(wp);
+    let w1 = F32x4::load(wp.add(4));
+    for (r, row) in acc.iter_mut().enumerate() {
+        let av = F32x4::load_splat(a_at(r));
+        row[0] = row[0].mul_add(av, w0);
+        row[1] = row[1].mul_add(av, w1);
+    }
+}
+
+/// Epilogue of R accumulated rows (output row stride `ldo`).
+#[inline(always)]
+unsafe fn store_rows<const R: usize>(acc: &[[F32x4; 2]; R], act: Act, residual: Option<*const f32>, out: *mut f32, ldo: usize, cols: usize) {
     for (r, row) in acc.iter().enumerate() {
         store_row(row, act, residual.map(|res| res.add(r * ldo)), out.add(r * ldo), cols);
     }
@@ -468,18 +480,10 @@ unsafe fn micro<const R: usize>(
     let mut acc = [[b0, b1]; R];
     let mut wp = panel;
     for kk in 0..k {
-        let w0 = F32x4::load(wp);
-        let w1 = F32x4::load(wp.add(4));
-        for (r, row) in acc.iter_mut().enumerate() {
-            let av = F32x4::load_splat(a.add(r * k + kk));
-            row[0] = row[0].mul_add(av, w0);
-            row[1] = row[1].mul_add(av, w1);
-        }
+        k_step(&mut acc, wp, |r| a.add(r * k + kk));
         wp = wp.add(NR);
     }
-    for (r, row) in acc.iter().enumerate() {
-        store_row(row, act, residual.map(|res| res.add(r * ldo)), out.add(r * ldo), cols);
-    }
+    store_rows(&acc, act, residual, out, ldo, cols);
 }
 
 /// As `micro` with the k loop unrolled by U.
@@ -504,33 +508,19 @@ unsafe fn micro_unrolled<const R: usize, const U: usize>(
     let mut kk = 0;
     while kk + U <= k {
         for u in 0..U {
-            let w0 = F32x4::load(wp.add(u * NR));
-            let w1 = F32x4::load(wp.add(u * NR + 4));
-            for (r, row) in acc.iter_mut().enumerate() {
-                let av = F32x4::load_splat(ap.add(r * k + u));
-                row[0] = row[0].mul_add(av, w0);
-                row[1] = row[1].mul_add(av, w1);
-            }
+            k_step(&mut acc, wp.add(u * NR), |r| ap.add(r * k + u));
         }
         wp = wp.add(U * NR);
         ap = ap.add(U);
         kk += U;
     }
     while kk < k {
-        let w0 = F32x4::load(wp);
-        let w1 = F32x4::load(wp.add(4));
-        for (r, row) in acc.iter_mut().enumerate() {
-            let av = F32x4::load_splat(ap.add(r * k));
-            row[0] = row[0].mul_add(av, w0);
-            row[1] = row[1].mul_add(av, w1);
-        }
+        k_step(&mut acc, wp, |r| ap.add(r * k));
         wp = wp.add(NR);
         ap = ap.add(1);
         kk += 1;
     }
-    for (r, row) in acc.iter().enumerate() {
-        store_row(row, act, residual.map(|res| res.add(r * ldo)), out.add(r * ldo), cols);
-    }
+    store_rows(&acc, act, residual, out, ldo, cols);
 }
 
 #[cfg(test)]

@@ -156,6 +156,7 @@ class ClassifierImpl {
 function buildReason(plan, info) {
   if (info.build === 'threaded') return `threaded: ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.autoThreads ? ` (${info.autoThreads})` : ''}`;
   if (plan.build === 'single') return plan.reason;
+  if (info.memoryFallback) return `single: ${info.memoryFallback}; the single build can grow its memory further`;
   // Creating the shared memory or the worker pool threw (e.g. iOS with little memory to spare).
   return `single: the threaded build failed to start (${info.fallbackReason || 'unknown reason'})`;
 }

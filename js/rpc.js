@@ -169,11 +169,24 @@ export class WorkerEngine {
     const progress = this.onProgress;
     this.onProgress = null; // progress is reported for the first start only
     safeCall(progress, { phase: 'compile', loaded: 0, total: 1 });
-    const loaded = await this._load();
+    let loaded = await this._load();
     safeCall(progress, { phase: 'compile', loaded: 1, total: 1 });
     const { weights, config } = await this.initData;
     safeCall(progress, { phase: 'init', loaded: 0, total: 1 });
-    const info = await this._send('init', { weights, config }, [], this.timeoutMs * 4);
+    let info;
+    try {
+      info = await this._send('init', { weights, config }, [], this.timeoutMs * 4);
+    } catch (e) {
+      // The threaded build's shared memory has a fixed maximum (MAX_MEMORY in build.sh, kept low
+      // for iOS); the large MobileNetV4 models or a big input_size need more. The single build
+      // grows its memory as far as the browser allows: load it instead of failing.
+      if (e.code !== 'OUT_OF_MEMORY' || loaded.build !== 'threaded' || this.disposed) throw e;
+      this._kill();
+      this.build = 'single'; // restarts after a crash load the single build too
+      loaded = await this._load();
+      info = await this._send('init', { weights, config }, [], this.timeoutMs * 4);
+      info.memoryFallback = e.message.replace(/: use a smaller input_size.*$/s, '');
+    }
     safeCall(progress, { phase: 'init', loaded: 1, total: 1 });
     info.fallbackReason = loaded.fallbackReason;
     this.info = info;

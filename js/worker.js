@@ -133,7 +133,7 @@ function configuredInputSize(config) {
  * The engine's constructor allocates its working memory and runs one pass at load (Rust's
  * Classifier::new), so a model whose activations do not fit in this build's memory (the threaded
  * build has at most 256 MiB) fails here, at createClassifier, with OUT_OF_MEMORY instead of
- * crashing every classify. Allocations Rust cannot make fallibly abort: a trap without a panic
+ * crashing every classify (rpc.js then loads the single build). Allocations Rust cannot make fallibly abort: a trap without a panic
  * message, mapped to the same code.
  */
 function newEngine(bytes, config, size) {

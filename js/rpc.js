@@ -185,7 +185,8 @@ export class WorkerEngine {
       this.build = 'single'; // restarts after a crash load the single build too
       loaded = await this._load();
       info = await this._send('init', { weights, config }, [], this.timeoutMs * 4);
-      info.memoryFallback = e.message.replace(/: use a smaller input_size.*$/s, '');
+      const what = e.message.match(/the model does not fit in the threaded build's memory[^(:]*/);
+      info.memoryFallback = what ? what[0].trim() : "the model does not fit in the threaded build's memory";
     }
     safeCall(progress, { phase: 'init', loaded: 1, total: 1 });
     info.fallbackReason = loaded.fallbackReason;

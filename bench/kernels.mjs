@@ -27,7 +27,7 @@ const wasm = fs.readFileSync(path.join(REPO_ROOT, `target/wasm-${kind}/wasm32-un
 const SHAPES = [[12544, 16, 64, 1], [3136, 24, 72, 1], [784, 40, 120, 1], [196, 112, 672, 2], [196, 672, 112, 0], [49, 160, 960, 2], [49, 960, 160, 0]];
 // Depthwise [h, c, k, stride] (hard-swish): its layers.
 const DW_SHAPES = [[112, 16, 3, 1], [112, 64, 3, 2], [56, 72, 3, 1], [56, 72, 5, 2], [28, 120, 5, 1], [28, 240, 3, 2], [14, 200, 3, 1], [14, 672, 3, 1], [14, 672, 5, 2], [7, 960, 5, 1]];
-const dw = process.argv.includes('--depthwise');
+const dw = true; // the GEMM variants were withdrawn (a GEMM dispatch slowed JavaScriptCore 4x in the network)
 
 const page = `<!doctype html><script type="module">
 const bytes = await (await fetch('/kb.wasm')).arrayBuffer();

@@ -1,65 +1,12 @@
 //! Kernel micro-benchmark for the browsers (not shipped): built as its own wasm by
-//! `bench/kernels.mjs`, which times each GEMM micro-kernel variant on the network's layer
+//! `bench/kernels.mjs`, which times each depthwise interior variant on the network's layer
 //! shapes in every engine, interleaved, so engines' code generators can be compared.
 
 use mobilenetv3_wasm::kernels::depthwise::{
     depthwise_variant, zeros_len, DepthwiseVariant, PackedDepthwise,
 };
-use mobilenetv3_wasm::kernels::pointwise::{pointwise_variant, GemmVariant, PackedPointwise};
 use mobilenetv3_wasm::kernels::{Act, ConvGeometry, Padding};
 use mobilenetv3_wasm::testutil::Lcg;
-
-struct Case {
-    a: Vec<f32>,
-    m: usize,
-    w: PackedPointwise,
-    out: Vec<f32>,
-    act: Act,
-}
-
-static mut CASE: Option<Case> = None;
-
-/// Sets up a GEMM of m x k x n with activation `act` (Act code).
-#[no_mangle]
-pub extern "C" fn setup(m: usize, k: usize, n: usize, act: u8) {
-    let mut g = Lcg::new(1);
-    let a = g.vec(m * k, 1.0);
-    let w = PackedPointwise::new(&g.vec(n * k, 0.5), &g.vec(n, 0.5), k, n);
-    // SAFETY: single-threaded harness.
-    unsafe {
-        CASE = Some(Case {
-            a,
-            m,
-            w,
-            out: vec![0.0; m * n],
-            act: Act::from_code(act),
-        })
-    };
-}
-
-/// Runs the GEMM `reps` times with micro-kernel `variant` (index into GemmVariant::ALL).
-#[no_mangle]
-pub extern "C" fn run(variant: usize, reps: usize) -> f32 {
-    // SAFETY: single-threaded harness.
-    let c = unsafe { (*core::ptr::addr_of_mut!(CASE)).as_mut().unwrap() };
-    for _ in 0..reps {
-        pointwise_variant(
-            GemmVariant::ALL[variant],
-            &c.a,
-            c.m,
-            &c.w,
-            c.act,
-            None,
-            &mut c.out,
-        );
-    }
-    c.out[c.out.len() / 2]
-}
-
-#[no_mangle]
-pub extern "C" fn variants() -> usize {
-    GemmVariant::ALL.len()
-}
 
 struct DwCase {
     input: Vec<f32>,

@@ -209,9 +209,6 @@ export interface ClassifierInfo {
   threads: number;
   /** SIMD backend of the engine: 'wasm-relaxed-simd' (fused multiply-add) or 'wasm-simd128'. */
   simd: string;
-  /** GEMM micro-kernel variant the engine timed fastest at start-up (it differs by JS engine:
-   * 'splat4', 'splat4-unrolled' or 'packed4'; results are the same bits with any of them). */
-  gemm: string;
   crossOriginIsolated: boolean;
   build: 'threaded' | 'single';
   /** Why this build was chosen, e.g. 'single: the page is not crossOriginIsolated (...)', or

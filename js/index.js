@@ -232,7 +232,6 @@ export async function createClassifier(options = {}) {
       embeddingSize: info.embeddingSize,
       threads: info.threads,
       simd: info.simd,
-      gemm: info.gemm,
       crossOriginIsolated: caps.crossOriginIsolated,
       build: info.build,
       labels: info.labels,

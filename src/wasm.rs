@@ -123,16 +123,10 @@ impl Engine {
         .map_err(js_error)?;
         let clf = Classifier::new(weights, config).map_err(js_error)?;
         let size = clf.input_size();
-        // The GEMM micro-kernel this engine's code generator runs fastest (once per instance).
-        static CALIBRATE: std::sync::Once = std::sync::Once::new();
-        CALIBRATE.call_once(|| {
-            let _ = crate::kernels::pointwise::calibrate(&performance_now, 12);
-        });
         Ok(Engine { clf, image: None, staging: Vec::new(), input: vec![0.0; size * size * 3], has_result: false, top: Vec::new() })
     }
 
-    /// JSON: architecture, numClasses, inputSize, embeddingSize, labels, simd, gemm (the
-    /// micro-kernel variant picked at start-up), memory.
+    /// JSON: architecture, numClasses, inputSize, embeddingSize, labels, simd, memory.
     pub fn info(&self) -> String {
         let c = &self.clf.config;
         let spec = &self.clf.network.spec;
@@ -143,7 +137,6 @@ impl Engine {
             "embeddingSize": spec.head_chs,
             "labels": c.labels,
             "simd": SIMD_BACKEND,
-            "gemm": crate::kernels::pointwise::gemm_variant().name(),
             "paramBytes": self.clf.network.param_bytes(),
             "macs": self.clf.network.ops.macs(c.preprocess.input_size, c.preprocess.input_size),
         })

@@ -18,8 +18,11 @@ self.addEventListener('message', ({ data }) => {
     port.onmessage = null;
     let glue;
     try {
-      // A template literal, as in worker.js: bundlers leave it alone (the glue is an emitted asset).
-      glue = await import(/* @vite-ignore */ /* webpackIgnore: true */ `${init.mainJS}`);
+      // A template literal of a plain variable, as in worker.js: bundlers leave it alone (the glue
+      // is an emitted asset). (Vite's dev server rewrites `${init.mainJS}`, a member expression,
+      // and pulls its HMR client into this worker.)
+      const glueUrl = init.mainJS;
+      glue = await import(/* @vite-ignore */ /* webpackIgnore: true */ `${glueUrl}`);
       await glue.default({ module_or_path: init.module, memory: init.memory });
     } catch (e) {
       port.postMessage({ error: String((e && e.message) || e) });

@@ -15,6 +15,10 @@ import { ENGINES, launchEngine } from './lib/engines.mjs';
 import { requireShared, shared } from './lib/shared.mjs';
 import { BUILDS } from '../../js/builds.js';
 
+// threads: 'auto' with more than 2 reported cores (WebKit says 4 on this 2-core machine) times 1, 2, 4
+// threads and may keep 1 on a busy machine; that is fine only when the timings say so.
+const AUTO_CHOSE_ONE = /^threaded: 1 thread \(auto: hardwareConcurrency \d+; a forward pass took .* ms with 1: 1 thread\)$/;
+
 const JS = path.join(REPO_ROOT, 'js');
 const VITE_VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).devDependencies.vite;
 const TYPESCRIPT_VERSION = '5.9.3';
@@ -104,9 +108,9 @@ window.classify = async (weights, config, photo) => {
   const empty = document.createElement('canvas');
   empty.width = 0;
   const code: string = await clf.embed(empty).then((v: Float32Array) => \`ok \${v.length}\`, (e: MobileNetV3Error) => e.code);
-  const { build, threads, crossOriginIsolated } = clf.info;
+  const { build, threads, crossOriginIsolated, buildReason } = clf.info;
   if (!window.keepClassifier) clf.dispose();
-  return { top: r.top, totalMs: r.timings.totalMs, build, threads, crossOriginIsolated, phases, code, known: Object.keys(MODELS).length };
+  return { top: r.top, totalMs: r.timings.totalMs, build, threads, crossOriginIsolated, buildReason, phases, code, known: Object.keys(MODELS).length };
 };
 window.__ready = true;
 `);
@@ -136,7 +140,7 @@ window.__ready = true;
         assert.equal(r.top[0].index, 105, JSON.stringify(r.top));
         assert.equal(r.crossOriginIsolated, isolated);
         assert.equal(r.build, isolated ? 'threaded' : 'single', `${engine}, isolated ${isolated}`);
-        assert.ok(isolated ? r.threads > 1 : r.threads === 1, `threads ${r.threads}`);
+        assert.ok(isolated ? r.threads > 1 || AUTO_CHOSE_ONE.test(r.buildReason) : r.threads === 1, `threads ${r.threads}: ${r.buildReason}`);
         assert.equal(r.code, 'IMAGE_DECODE', 'typed error code reached the app');
         assert.ok(r.known > 5);
         assert.deepEqual([...new Set(r.phases)].sort(), ['compile', 'download', 'init']);
@@ -208,9 +212,9 @@ window.classify = async (weights, config, photo) => {
   const empty = document.createElement('canvas');
   empty.width = 0;
   const code = await clf.classify(empty).then(() => 'ok', (e) => e.code);
-  const { build, threads, crossOriginIsolated } = clf.info;
+  const { build, threads, crossOriginIsolated, buildReason } = clf.info;
   clf.dispose();
-  return { top: r.top, build, threads, crossOriginIsolated, code };
+  return { top: r.top, build, threads, crossOriginIsolated, buildReason, code };
 };
 window.__ready = true;
 `);
@@ -248,7 +252,7 @@ window.__ready = true;
     assert.equal(r.top[0].index, 105, JSON.stringify(r.top));
     assert.equal(r.crossOriginIsolated, isolated);
     assert.equal(r.build, isolated ? 'threaded' : 'single');
-    assert.ok(isolated ? r.threads > 1 : r.threads === 1, `threads ${r.threads}`);
+    assert.ok(isolated ? r.threads > 1 || AUTO_CHOSE_ONE.test(r.buildReason) : r.threads === 1, `threads ${r.threads}: ${r.buildReason}`);
     assert.equal(r.code, 'IMAGE_DECODE');
     assert.deepEqual(errors, []);
     t.diagnostic(`webpack build, ${isolated ? 'isolated' : 'not isolated'}: ${r.build}, koala ${r.top[0].probability.toFixed(4)}; emitted ${emitted.length} files`);

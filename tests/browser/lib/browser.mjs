@@ -97,6 +97,9 @@ export async function workerHeapProbe(context, page) {
     async measure() {
       const out = [];
       for (const [sessionId, url] of sessions) {
+        // The threaded build's pool workers (started by the page) run rayon's loop and never
+        // return to their event loop, so they cannot answer; their JS does nothing per frame.
+        if (/\/pool-worker\.js(\?|$)/.test(url)) continue;
         await call(sessionId, 'HeapProfiler.collectGarbage');
         const r = await call(sessionId, 'Runtime.getHeapUsage');
         out.push({ url, usedBytes: r.result.usedSize });

@@ -498,7 +498,7 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
                 cr.times.push(...t.times);
                 const st = stats(t.times);
                 log(`  ${c.id.padEnd(19)} threads ${String(cr.threadsUsed).padEnd(2)} min ${f(st.min).padStart(7)}  median ${f(st.median).padStart(7)}  p90 ${f(st.p90).padStart(7)} ms` +
-                  `  top-5 ok${cr.maxDiffVsOurs != null ? `, max |logit - ours| ${cr.maxDiffVsOurs.toExponential(1)}` : ''}${cr.info && cr.info.gemm ? `, GEMM ${cr.info.gemm}` : ''}`);
+                  `  top-5 ok${cr.maxDiffVsOurs != null ? `, max |logit - ours| ${cr.maxDiffVsOurs.toExponential(1)}` : ''}`);
                 if (PROFILED.has(c.id) && round === 0 && o.profileReps > 0) {
                   const runs = await page.evaluate((a) => window.bench.profile(a.h, a.n), { h, n: o.profileReps });
                   mr.profile[c.id] = aggregateProfile(runs);
@@ -682,7 +682,7 @@ function report(r) {
         const tu = cr.engine === 'tfjs' ? `${cr.threadsUsed} (getThreadsCount())`
           : cr.engine === 'ort' ? `${cr.threadsUsed} (numThreads; ${cr.workersSpawned} pthread worker${cr.workersSpawned === 1 ? '' : 's'})`
             : cr.engine === 'litert' ? `${cr.threadsUsed} (numThreads; ${cr.info.wasmFile}; ${cr.workersSpawned} worker${cr.workersSpawned === 1 ? '' : 's'})`
-              : `${cr.threadsUsed} (${cr.wasmBuild}${cr.info.build === 'threaded' ? `; ${cr.workersSpawned} rayon worker${cr.workersSpawned === 1 ? '' : 's'}` : ''}${cr.info.gemm ? `; GEMM ${cr.info.gemm}` : ''})`;
+              : `${cr.threadsUsed} (${cr.wasmBuild}${cr.info.build === 'threaded' ? `; ${cr.workersSpawned} rayon worker${cr.workersSpawned === 1 ? '' : 's'}` : ''})`;
         L.push(`| ${cr.label} | ${tu} | ok | ${f(cr.stats.min)} | ${f(cr.stats.median)} | ${f(cr.stats.p90)} | ${ratio} |`);
       }
       L.push('');

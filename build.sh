@@ -103,6 +103,9 @@ build_wasm() {
   local opt="$ROOT/node_modules/.bin/wasm-opt"
   if [ -x "$opt" ]; then
     local flags=(-O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
+    # No inlining of big single-caller functions: it merged the kernel variants into bodies over
+    # JavaScriptCore's optimizing-tier limit (checked below).
+    flags+=(--one-caller-inline-max-function-size=2000)
     [ "$threads" = 1 ] && flags+=(--enable-threads)
     [ "$relaxed" = 1 ] && flags+=(--enable-relaxed-simd)
     "$opt" "${flags[@]}" "$out/mobilenetv3_bg.wasm" -o "$out/mobilenetv3_bg.wasm.opt" &&
@@ -110,6 +113,7 @@ build_wasm() {
   else
     log "wasm-opt not found (npm package binaryen); leaving $kind unoptimized"
   fi
+  node "$ROOT/tools/wasm-function-sizes.mjs" "$out/mobilenetv3_bg.wasm" --check
   local raw gz
   raw=$(stat -c %s "$out/mobilenetv3_bg.wasm")
   gz=$(gzip -9 -c "$out/mobilenetv3_bg.wasm" | wc -c)

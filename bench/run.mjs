@@ -19,7 +19,8 @@
 //                       MobileNetV4 rows on seeded weights: mobilenetv4_conv_small,
 //                       mobilenetv4_conv_medium, mobilenetv4_hybrid_medium (at their
 //                       pretrained_cfg input size; TF.js has no MobileNetV4 network and is skipped)
-//   --only LIST         contenders to run: ours,litert,ort,tfjs (default all)
+//   --only LIST         contenders to run: ours,litert,ort,tfjs (default all); `overhead` alone
+//                       runs only our whole-call overhead pass (no rooflines, contenders, native)
 //   --engines LIST      browsers: chromium,firefox,webkit (default: all three; env ENGINES too)
 //   --no-busy           skip the busy-core pass (2-thread contenders beside a spinning process)
 //   --photo FILE        the real photo of the correctness gate (default ../shared/photos/koala.jpg)
@@ -91,6 +92,11 @@ function parseArgs(argv) {
     if (!given.has('--warmup')) o.warmup = 3;
     if (!given.has('--profile-reps')) o.profileReps = 3;
     o.rooflineSeconds = 0.5;
+    if (o.out === undefined) o.out = null;
+  }
+  if (o.only.length === 1 && o.only[0] === 'overhead') {
+    o.native = false;
+    o.busy = false;
     if (o.out === undefined) o.out = null;
   }
   if (o.out === undefined) o.out = join(ROOT, 'BENCHMARKS.md');
@@ -433,10 +439,11 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
         }
       }
     };
-    await rooflinePass('before');
+    const contenders = CONTENDERS.some((c) => o.only.includes(c.engine));
+    if (contenders) await rooflinePass('before');
     er.roofline = roof;
 
-    for (const m of models) {
+    for (const m of contenders ? models : []) {
       log(`\n[bench] ${ENGINE_NAMES[engine]}: ${m.name} (${m.weightsNote}), photo ${basename(o.photo)}`);
       const spec = { name: m.name, arch: m.arch, weightsUrl: url(m.weights), configUrl: url(m.config), onnxUrl: url(m.onnx), tfliteUrl: url(m.tflite), layers: m.layers };
       const prep = await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: `/photo/${basename(o.photo)}` });
@@ -523,25 +530,31 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
     // Whole-call overhead of the package, on the first model: classify(224x224 ImageData) and
     // watch(640x480 video), totalMs - inferenceMs per result.
     const m0 = models[0];
-    if (m0 && o.only.includes('ours')) {
+    if (m0 && (o.only.includes('ours') || o.only.includes('overhead'))) {
       for (const threads of threadsOk ? [1, 2] : [1]) {
         try {
-          const r = await page.evaluate((a) => window.bench.callOverhead(a), { weightsUrl: url(m0.weights), configUrl: url(m0.config), threads, n: o.quick ? 10 : 30 });
+          const r = await page.evaluate((a) => window.bench.callOverhead(a), {
+            weightsUrl: url(m0.weights), configUrl: url(m0.config), threads, n: o.quick ? 10 : 30, photoUrl: `/photo/${basename(o.photo)}`,
+          });
           const over = (rows) => (rows && rows.length ? {
             n: rows.length, overhead: median(rows.map((t) => t.totalMs - t.inferenceMs)), preprocess: median(rows.map((t) => t.preprocessMs)),
             inference: median(rows.map((t) => t.inferenceMs)), total: median(rows.map((t) => t.totalMs)),
+            steps: Object.fromEntries(Object.keys(rows[0].steps).map((k) => [k, median(rows.map((t) => t.steps[k]))])),
           } : null);
           const co = { model: m0.name, threads, info: r.info, classify224: over(r.classify224), watch640: over(r.watch) };
           (er.callOverhead = er.callOverhead || []).push(co);
           log(`  call overhead, ${threads} thread(s), ${r.info.build}/${r.info.simd}: classify(224x224 ImageData) ${f(co.classify224 && co.classify224.overhead)} ms over inference ` +
             `(preprocess ${f(co.classify224 && co.classify224.preprocess)}); watch(640x480) ${f(co.watch640 && co.watch640.overhead)} ms over`);
+          for (const [what, x] of [['classify224', co.classify224], ['watch640', co.watch640]]) {
+            if (x) log(`    ${what} steps (median ms): ${Object.entries(x.steps).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ')}`);
+          }
         } catch (e) {
           (er.callOverhead = er.callOverhead || []).push({ model: m0.name, threads, error: String(e.message || e).split('\n')[0] });
           log(`  !!!!!!!! call overhead, ${threads} thread(s): ${String(e.message || e).split('\n')[0]}`);
         }
       }
     }
-    await rooflinePass('after');
+    if (contenders) await rooflinePass('after');
     await page.close();
   } finally {
     await browser.close();
@@ -767,6 +780,18 @@ function report(r) {
         for (const [what, x] of [['classify(224x224 ImageData)', co.classify224], ['watch(640x480 video)', co.watch640]]) {
           if (!x) continue;
           L.push(`| ${co.threads} | ${co.info.build}, ${co.info.simd} | ${what} | ${x.n} | ${f(x.total)} | ${f(x.inference)} | ${f(x.preprocess)} | ${f(x.overhead)} |`);
+        }
+      }
+      L.push('');
+      L.push('Where the time goes (medians per step, ms; page and worker timestamps on the shared clock): wire = the page turns the source into a message (ImageData copy, VideoFrame); ' +
+        'pixels in = the source\'s crop window copied into wasm memory + the horizontal resampling pass; finish = vertical pass + normalization; reply = results read + posted.');
+      L.push('');
+      const STEPS = ['wire', 'toWorker', 'workerStart', 'pixelsIn', 'finish', 'inference', 'reply', 'toPage', 'resolve'];
+      L.push(`| threads | call | ${STEPS.join(' | ')} |`);
+      L.push(`|---:|---|${STEPS.map(() => '---:').join('|')}|`);
+      for (const co of er.callOverhead) {
+        for (const [what, x] of [['classify 224', co.classify224], ['watch 640x480', co.watch640]]) {
+          if (x && x.steps) L.push(`| ${co.threads} | ${what} | ${STEPS.map((k) => f(x.steps[k], 3)).join(' | ')} |`);
         }
       }
       L.push('');

@@ -76,6 +76,7 @@ class ClassifierImpl {
       if (wire.cleanup) wire.cleanup();
       throw this._disposed ? disposedError() : aborted('the classification');
     }
+    if (this._tracing) payload.trace = true;
     const r = await this._engine.call('run', { source: wire.source, ...payload }, { transfer: wire.transfer, cleanup: wire.cleanup, signal });
     if (r.pixels) this._spare = r.pixels; // an ImageData copy's buffer, back for the next one
     return r;
@@ -85,15 +86,18 @@ class ClassifierImpl {
     const t0 = performance.now();
     const topk = this._topk(options.topk, 5);
     const r = await this._run(source, { topk, embed: false }, options.signal);
+    if (r.trace) this._lastTrace = [performance.timeOrigin + t0, ...r.trace];
     const labels = this.info.labels;
     const top = [];
     for (let i = 0; i < r.top.length; i += 2) {
       const index = r.top[i];
       top.push({ index, label: labels[index] ?? `class ${index}`, probability: shortestF32(r.top[i + 1]) });
     }
+    const totalMs = performance.now() - t0;
+    if (r.trace) this._lastTrace.push(performance.timeOrigin + t0 + totalMs);
     return {
       top,
-      timings: { preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, totalMs: performance.now() - t0 },
+      timings: { preprocessMs: r.preprocessMs, inferenceMs: r.inferenceMs, totalMs },
       width: r.width,
       height: r.height,
     };
@@ -142,6 +146,11 @@ class ClassifierImpl {
       stats: (gc = false) => this._engine.call('stats', { gc }),
       panic: (inPool = false, timeoutMs) => this._engine.call('debugPanic', { inPool }, { timeoutMs }),
       workerAlive: () => this._engine.worker !== null,
+      // Benchmark hook: time every step of the calls from now on; lastTrace() is the last
+      // classify()'s [call, posted, worker received, preprocess start, pixels in, preprocess end,
+      // inference end, worker replied, page received, resolved] (ms, timeOrigin + now).
+      trace: (on = true) => { this._tracing = on; },
+      lastTrace: () => this._lastTrace,
     };
   }
 

@@ -205,6 +205,7 @@ export class WorkerEngine {
       }, timeoutMs);
       this.inflight = { id, worker, resolve, reject, timer };
       try {
+        if (payload.trace) this.sentAt = performance.timeOrigin + performance.now();
         worker.postMessage({ id, op, ...payload }, transfer);
       } catch (e) {
         clearTimeout(timer);
@@ -223,6 +224,7 @@ export class WorkerEngine {
     }
     clearTimeout(f.timer);
     this.inflight = null;
+    if (msg.ok && msg.result && msg.result.trace) msg.result.trace.unshift(this.sentAt), msg.result.trace.push(performance.timeOrigin + performance.now());
     if (msg.ok) return f.resolve(msg.result);
     const e = msg.error;
     const error = err(e.code, e.message, { panic: e.panic });

@@ -381,7 +381,7 @@ async function pushSource(source) {
   }
 }
 
-async function run({ source, topk, embed, probabilities }) {
+async function run({ source, topk, embed, probabilities, trace }) {
   if (!engine) throw new WorkerError('INTERNAL', 'run before init');
   const t0 = performance.now();
   let size;
@@ -390,11 +390,15 @@ async function run({ source, topk, embed, probabilities }) {
   } finally {
     if (source.kind === 'frame') source.frame.close();
   }
+  const tPushed = trace ? performance.now() : 0;
   engine.finishImage();
   const t1 = performance.now();
   engine.infer();
   const t2 = performance.now();
   const result = { width: size[0], height: size[1], preprocessMs: t1 - t0, inferenceMs: t2 - t1 };
+  // Test/bench hook: when this run started, its pixels were in, preprocessing and inference ended
+  // (ms on the shared clock: timeOrigin + now; the listener adds its receive and reply times).
+  if (trace) result.trace = [t0, tPushed, t1, t2].map((t) => performance.timeOrigin + t);
   if (embed) result.embedding = engine.embedding();
   if (probabilities) result.probabilities = engine.probabilities(); // the learner's features
   if (!embed) result.top = engine.topK(topk);
@@ -441,9 +445,12 @@ self.addEventListener('message', async (ev) => {
   }
   if (!msg || typeof msg.id !== 'number' || !(msg.op in OPS)) return; // not ours
   try {
+    const received = msg.trace ? performance.timeOrigin + performance.now() : 0;
     const result = await OPS[msg.op](msg);
+    if (result && result.trace) result.trace.unshift(received);
     const transfer = result ? [result.top, result.embedding, result.probabilities].filter(Boolean).map((a) => a.buffer) : [];
     if (result && result.pixels) transfer.push(result.pixels);
+    if (result && result.trace) result.trace.push(performance.timeOrigin + performance.now());
     self.postMessage({ id: msg.id, ok: true, result }, transfer);
   } catch (e) {
     self.postMessage({ id: msg.id, ok: false, error: toWire(e) });

@@ -140,10 +140,18 @@ window.bench = {
    * (classify: timed by the page around the call; watch: the result's totalMs, from the frame's
    * classify() call to its result).
    */
-  async callOverhead({ weightsUrl, configUrl, threads, n }) {
+  async callOverhead({ weightsUrl, configUrl, threads, n, photoUrl }) {
+    if (photoUrl) this.photoUrl = photoUrl;
     const { createClassifier } = await import('/js/index.js');
     const clf = await createClassifier({ weights: weightsUrl, config: configUrl, threads, cache: false });
     const out = { info: { build: clf.info.build, simd: clf.info.simd, threads: clf.info.threads, buildReason: clf.info.buildReason } };
+    clf._debug.trace(true);
+    // Each call's steps (ms) from its trace (js/index.js _debug.lastTrace).
+    const steps = () => {
+      const t = clf._debug.lastTrace();
+      const d = (a, b) => t[b] - t[a];
+      return { wire: d(0, 1), toWorker: d(1, 2), workerStart: d(2, 3), pixelsIn: d(3, 4), finish: d(4, 5), inference: d(5, 6), reply: d(6, 7), toPage: d(7, 8), resolve: d(8, 9) };
+    };
     try {
       const c = new OffscreenCanvas(224, 224);
       const g = c.getContext('2d');
@@ -156,7 +164,7 @@ window.bench = {
         const t0 = performance.now();
         const r = await clf.classify(img);
         const totalMs = performance.now() - t0;
-        if (i >= 5) rows.push({ ...r.timings, totalMs });
+        if (i >= 5) rows.push({ ...r.timings, totalMs, steps: steps() });
       }
       out.classify224 = rows;
       // watch(): a 640x480 canvas painted every frame, as a camera would deliver.
@@ -182,7 +190,7 @@ window.bench = {
       const seen = [];
       await new Promise((resolve, reject) => {
         const stop = clf.watch(video, (r) => {
-          seen.push({ ...r.timings, width: r.width, height: r.height });
+          seen.push({ ...r.timings, width: r.width, height: r.height, steps: steps() });
           if (seen.length >= n + 5) { stop(); resolve(); }
         }, { onError: (e) => { stop(); reject(e); } });
         setTimeout(() => { stop(); resolve(); }, 60000);

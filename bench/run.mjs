@@ -415,7 +415,17 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
   const browser = await launchEngine(engine, { sharedArrayBuffer: true, args });
   const er = { models: {}, roofline: null };
   try {
-    const page = await browser.open(`${srv.url}/bench/www/index.html`, { timeout: 60000 });
+    const pageUrl = `${srv.url}/bench/www/index.html`;
+    let page = await browser.open(pageUrl, { timeout: 60000 });
+    // A contender whose start hangs (Firefox under WebDriver BiDi sometimes never finishes a
+    // worker's own `new Worker`: the pthreads of LiteRT.js, TF.js, ONNX Runtime Web) is given up
+    // after START_TIMEOUT_MS, well before the driver's 180 s protocol timeout, and started again
+    // in a fresh page, up to START_ATTEMPTS times; the report lists every retry.
+    const freshPage = async (spec) => {
+      await Promise.race([page.close().catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
+      page = await browser.open(pageUrl, { timeout: 60000 });
+      if (spec) await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: `/photo/${basename(o.photo)}` });
+    };
     const env = await page.evaluate(() => window.bench.env());
     er.env = env;
     log(`[bench] ${env.userAgent}; crossOriginIsolated=${env.crossOriginIsolated}, SharedArrayBuffer=${env.sharedArrayBuffer}, ` +
@@ -479,7 +489,20 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
               if (c.engine === 'ours') spec1.build = cr.wasmBuild = oursBuild(c, env);
               let h = null;
               try {
-                const s = await page.evaluate((sp) => window.bench.start(sp), spec1);
+                let s;
+                for (let attempt = 1; ; attempt++) {
+                  try {
+                    s = await withTimeout(page.evaluate((sp) => window.bench.start(sp), spec1), START_TIMEOUT_MS,
+                      `its start (library, model, first inference) did not finish within ${START_TIMEOUT_MS / 1000} s`);
+                    break;
+                  } catch (e) {
+                    if (!e.stuck) throw e;
+                    (cr.startRetries = cr.startRetries || []).push(e.message);
+                    log(`  ${c.id}: ${e.message} (attempt ${attempt} of ${START_ATTEMPTS})${attempt < START_ATTEMPTS ? '; again in a fresh page' : ''}`);
+                    await freshPage(spec);
+                    if (attempt >= START_ATTEMPTS) throw new Error(`${e.message}, ${START_ATTEMPTS} times (in fresh pages)`);
+                  }
+                }
                 h = s.handle;
                 cr.info = s.info;
                 cr.initMs = s.initMs;
@@ -533,9 +556,17 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
     if (m0 && (o.only.includes('ours') || o.only.includes('overhead'))) {
       for (const threads of threadsOk ? [1, 2] : [1]) {
         try {
-          const r = await page.evaluate((a) => window.bench.callOverhead(a), {
+          await page.evaluate((a) => window.bench.overheadStart(a), {
             weightsUrl: url(m0.weights), configUrl: url(m0.config), threads, n: o.quick ? 10 : 30, photoUrl: `/photo/${basename(o.photo)}`,
           });
+          const t0 = Date.now();
+          let state;
+          while (!(state = await page.evaluate(() => window.bench.overheadPoll())).done) {
+            if (Date.now() - t0 > OVERHEAD_TIMEOUT_MS) throw new Error(`not done after ${OVERHEAD_TIMEOUT_MS / 1000} s, at ${state.step}`);
+            await new Promise((res) => setTimeout(res, 500));
+          }
+          if (state.error) throw new Error(`${state.error} (at ${state.step})`);
+          const r = state.result;
           const over = (rows) => (rows && rows.length ? {
             n: rows.length, overhead: median(rows.map((t) => t.totalMs - t.inferenceMs)), preprocess: median(rows.map((t) => t.preprocessMs)),
             inference: median(rows.map((t) => t.inferenceMs)), total: median(rows.map((t) => t.totalMs)),
@@ -560,6 +591,18 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
     await browser.close();
   }
   return er;
+}
+
+const START_TIMEOUT_MS = 60000;
+const OVERHEAD_TIMEOUT_MS = 180000; // the call-overhead pass: 2 x 35 calls at most ~100 ms, and a 60 s watch limit
+const START_ATTEMPTS = 3;
+
+/** `p`, or a rejection with `.stuck` after `ms` (p itself is left to settle on its own). */
+function withTimeout(p, ms, message) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(Object.assign(new Error(message), { stuck: true })), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
 }
 
 function aggregateProfile(runs) {
@@ -784,9 +827,9 @@ function report(r) {
       }
       L.push('');
       L.push('Where the time goes (medians per step, ms; page and worker timestamps on the shared clock): wire = the page turns the source into a message (ImageData copy, VideoFrame); ' +
-        'pixels in = the source\'s crop window copied into wasm memory + the horizontal resampling pass; finish = vertical pass + normalization; reply = results read + posted.');
+        'pixels in = the source\'s crop window copied into wasm memory (copy: of it, the copy alone: VideoFrame.copyTo, or drawImage + getImageData, or the ImageData copy) + the horizontal resampling pass; finish = vertical pass + normalization; reply = results read + posted.');
       L.push('');
-      const STEPS = ['wire', 'toWorker', 'workerStart', 'pixelsIn', 'finish', 'inference', 'reply', 'toPage', 'resolve'];
+      const STEPS = ['wire', 'toWorker', 'workerStart', 'pixelsIn', 'copy', 'finish', 'inference', 'reply', 'toPage', 'resolve'];
       L.push(`| threads | call | ${STEPS.join(' | ')} |`);
       L.push(`|---:|---|${STEPS.map(() => '---:').join('|')}|`);
       for (const co of er.callOverhead) {
@@ -827,6 +870,17 @@ function report(r) {
 
   L.push('## Notes');
   L.push('');
+  const retries = [];
+  for (const [e, er] of Object.entries(r.engines)) {
+    for (const [mname, mr] of Object.entries(er.models)) {
+      for (const cr of Object.values(mr.contenders)) {
+        if (cr.startRetries) retries.push(`${ENGINE_NAMES[e]}, ${mname}, ${cr.label}: ${cr.startRetries.length} start${cr.startRetries.length > 1 ? 's' : ''} never finished (${cr.startRetries[0]}); ${cr.stats ? 'started again in a fresh page, timed then' : 'given up'}`);
+      }
+    }
+  }
+  L.push(retries.length
+    ? `- Start retries (a contender whose start hangs is given up after ${START_TIMEOUT_MS / 1000} s and started again in a fresh page, at most ${START_ATTEMPTS} times; in Firefox under WebDriver BiDi a worker's own \`new Worker\` sometimes never finishes): ${retries.join('; ')}.`
+    : `- Start retries: none (a contender whose start hangs would be given up after ${START_TIMEOUT_MS / 1000} s and started again in a fresh page, at most ${START_ATTEMPTS} times).`);
   L.push('- Browsers: Debian\'s Chromium (headless, playwright-core), Firefox ESR (headless, puppeteer-core over WebDriver BiDi) and WebKitGTK\'s MiniBrowser ' +
     '(WebKitWebDriver, under xvfb-run; `JSC_useSharedArrayBuffer=true` so isolated pages get SharedArrayBuffer as in Safari), one after the other, ' +
     'all driven through tests/browser/lib/engines.mjs.');

@@ -86,7 +86,7 @@ class ClassifierImpl {
     const t0 = performance.now();
     const topk = this._topk(options.topk, 5);
     const r = await this._run(source, { topk, embed: false }, options.signal);
-    if (r.trace) this._lastTrace = [performance.timeOrigin + t0, ...r.trace];
+    if (r.trace) this._lastTrace = [performance.timeOrigin + t0, ...r.trace], this._lastCopyMs = r.copyMs;
     const labels = this.info.labels;
     const top = [];
     for (let i = 0; i < r.top.length; i += 2) {
@@ -150,7 +150,9 @@ class ClassifierImpl {
       // classify()'s [call, posted, worker received, preprocess start, pixels in, preprocess end,
       // inference end, worker replied, page received, resolved] (ms, timeOrigin + now).
       trace: (on = true) => { this._tracing = on; },
+      // lastCopyMs(): of 'pixels in', the time the worker spent copying the source's pixels.
       lastTrace: () => this._lastTrace,
+      lastCopyMs: () => this._lastCopyMs,
     };
   }
 

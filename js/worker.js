@@ -36,6 +36,7 @@ let build = null;
 let autoThreads = false; // threads: 'auto' (tune the team size on the first init)
 let engine = null;
 let canvas = null; // reused strip canvas
+let copyMs = 0; // (trace) time spent getting the source's pixels into wasm memory this run
 let ctx = null;
 
 class WorkerError extends Error {
@@ -241,6 +242,7 @@ function pushBitmap(bitmap) {
   const c = ensureCanvas(ww, rows);
   for (let y = y0; y < y1; y += rows) {
     const n = Math.min(rows, y1 - y);
+    const t0 = performance.now();
     c.drawImage(bitmap, x0, y, ww, n, 0, 0, ww, n);
     let data;
     try {
@@ -249,6 +251,7 @@ function pushBitmap(bitmap) {
       throw new WorkerError('IMAGE_DECODE', `cannot read the pixels (a cross-origin image without CORS?): ${e.message}`);
     }
     staging(data.length).set(data);
+    copyMs += performance.now() - t0;
     engine.pushRows(y, x0, ww * 4, data.length, false);
   }
   return [w, h];
@@ -266,9 +269,11 @@ function pushRgba(width, height, data) {
   const rows = stripRows(stride / 4);
   for (let y = y0; y < y1; y += rows) {
     const n = Math.min(rows, y1 - y);
+    const t0 = performance.now();
     const view = staging(n * stride);
     if (whole) view.set(bytes.subarray(y * stride, (y + n) * stride));
     else for (let r = 0; r < n; r++) view.set(bytes.subarray(((y + r) * width + x0) * 4, ((y + r) * width + x1) * 4), r * stride);
+    copyMs += performance.now() - t0;
     engine.pushRows(y, whole ? 0 : x0, stride, n * stride, false);
   }
   return [width, height];
@@ -324,7 +329,9 @@ async function pushFrame(frame) {
     if (align > 1) options.format = 'RGBA';
     // Nothing else calls the engine until copyTo is done (one request at a time), so the staging
     // area stays where it is.
+    const t0 = performance.now();
     await frame.copyTo(staging(n * stride), options);
+    copyMs += performance.now() - t0;
     engine.pushRows(y, x0, stride, n * stride, blueFirst);
   }
   return [w, h];
@@ -384,6 +391,7 @@ async function pushSource(source) {
 async function run({ source, topk, embed, probabilities, trace }) {
   if (!engine) throw new WorkerError('INTERNAL', 'run before init');
   const t0 = performance.now();
+  copyMs = 0;
   let size;
   try {
     size = await pushSource(source);
@@ -398,7 +406,10 @@ async function run({ source, topk, embed, probabilities, trace }) {
   const result = { width: size[0], height: size[1], preprocessMs: t1 - t0, inferenceMs: t2 - t1 };
   // Test/bench hook: when this run started, its pixels were in, preprocessing and inference ended
   // (ms on the shared clock: timeOrigin + now; the listener adds its receive and reply times).
-  if (trace) result.trace = [t0, tPushed, t1, t2].map((t) => performance.timeOrigin + t);
+  if (trace) {
+    result.trace = [t0, tPushed, t1, t2].map((t) => performance.timeOrigin + t);
+    result.copyMs = copyMs; // of t0..tPushed: the pixels' copy (the rest: decode, the horizontal pass)
+  }
   if (embed) result.embedding = engine.embedding();
   if (probabilities) result.probabilities = engine.probabilities(); // the learner's features
   if (!embed) result.top = engine.topK(topk);

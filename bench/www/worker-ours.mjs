@@ -2,6 +2,7 @@
 // init {build, threads, model} -> info; preprocess {width, height, rgba} -> tensor;
 // infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][]
 // (the engine's image path for the preprocessing; its DebugHooks to set and read the input tensor)
+// The threaded build's pool workers come from the page (init's poolPorts), as in the npm package.
 
 import { countSpawnedWorkers, serve, timeCalls, workersSpawned } from './contender.mjs';
 import { usePoolPorts } from '/js/pool.js';
@@ -12,19 +13,16 @@ let glue = null;
 let wasm = null; // the instance's exports (memory)
 let engine = null;
 
-async function init({ build, threads, model }) {
+async function init({ build, threads, model, poolPorts }) {
   const base = new URL(`/js/wasm/${build}/`, self.location.href);
   glue = await import(new URL('mobilenetv3.js', base).href);
   wasm = await glue.default({ module_or_path: new URL('mobilenetv3_bg.wasm', base) });
   let requested = threads;
   if (threads === 'auto') requested = Math.min(navigator.hardwareConcurrency || 1, 4);
   if (glue.buildKind() === 'threaded') {
-    // The package's page starts the pool's workers (js/pool-worker.js); here this worker does.
-    usePoolPorts(Array.from({ length: requested }, () => {
-      const channel = new MessageChannel();
-      new Worker('/js/pool-worker.js', { type: 'module', name: 'mobilenetv3-pool' }).postMessage({ port: channel.port1 }, [channel.port1]);
-      return channel.port2;
-    }));
+    // The pool's workers (js/pool-worker.js) were started by the page, as in the package.
+    if (!poolPorts || poolPorts.length < requested) throw new Error(`the page started ${poolPorts ? poolPorts.length : 0} pool workers, ${requested} needed`);
+    usePoolPorts(poolPorts);
     await glue.initThreadPool(requested);
   }
   const weights = new Uint8Array(await (await fetch(model.weightsUrl)).arrayBuffer());

@@ -24,6 +24,10 @@ extern "C" {
     /// `performance.now()` of whichever worker calls it.
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn performance_now() -> f64;
+    /// `performance.timeOrigin` of whichever worker calls it (each worker's `now()` counts from
+    /// its own origin; their sum is one clock for all of them).
+    #[wasm_bindgen(thread_local_v2, js_namespace = performance, js_name = timeOrigin)]
+    static TIME_ORIGIN: f64;
 }
 
 #[wasm_bindgen(start)]
@@ -278,11 +282,11 @@ impl DebugHooks {
     }
 
     /// Per-step timing of one forward pass on a synthetic input (`Classifier::profile`): JSON
-    /// [{name, kind, macs, ms}]. Timed with `performance.now()` of the thread that records the
-    /// steps (in the threaded build a pool worker, hence the import, not a caller's clock).
+    /// [{name, kind, macs, ms}]. Every team member reads the clock (in the threaded build on
+    /// pool workers, hence the imports, not a caller's clock), so it is `timeOrigin + now()`.
     pub fn profile(engine: &mut Engine) -> Result<String, JsValue> {
         let size = engine.clf.input_size();
-        let steps = engine.clf.profile(size, performance_now).map_err(js_error)?;
+        let steps = engine.clf.profile(size, || TIME_ORIGIN.with(|o| *o) + performance_now()).map_err(js_error)?;
         Ok(serde_json::to_string(&steps).unwrap_or_default())
     }
 }

@@ -407,3 +407,40 @@ fn a_hundred_thousand_labels_load_quickly() {
     assert_eq!(c.labels[8], "n00000008");
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
 }
+
+/// A team member that joins a pass late (descheduled, or busy elsewhere) skips the steps the
+/// others finished without it; `profile` must still give those steps their time (it ends each
+/// step at the first member to leave it), not charge them ~0 because the late member's clock
+/// said so.
+#[cfg(not(target_family = "wasm"))] // no threads under WASI
+#[test]
+fn profile_keeps_step_times_when_a_team_member_joins_late() {
+    let mut clf = Classifier::new(&weights(), ModelConfig::for_architecture(ARCH).unwrap()).unwrap();
+    let size = clf.input_size();
+    let clock = Instant::now();
+    let now = move || clock.elapsed().as_secs_f64() * 1e3;
+    let solo = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let alone: f64 = solo.install(|| clf.profile(size, now)).unwrap().iter().map(|s| s.ms).sum();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    // Retried until the pass ran as a team of 2 with member 0 late (only one team runs per
+    // process, and rayon may give the pass to the sleeping thread once it wakes).
+    for _ in 0..200 {
+        pool.spawn_broadcast(|ctx| {
+            if ctx.index() == 0 {
+                std::thread::sleep(Duration::from_millis(60));
+            }
+        });
+        let t0 = Instant::now();
+        let steps = pool.install(|| clf.profile(size, now)).unwrap();
+        let wall = t0.elapsed().as_secs_f64() * 1e3;
+        if clf.last_team_size() != 2 || wall < 50.0 {
+            std::thread::sleep(Duration::from_millis(70));
+            continue;
+        }
+        assert!(steps.iter().all(|s| s.ms.is_finite() && s.ms >= 0.0), "{steps:?}");
+        let total: f64 = steps.iter().map(|s| s.ms).sum();
+        assert!(total > 0.3 * alone && total < wall, "steps sum to {total:.3} ms; the pass alone takes {alone:.3} ms, this one {wall:.1} ms");
+        return;
+    }
+    panic!("no pass ran as a team with a late member");
+}

@@ -208,33 +208,40 @@ impl Network {
     /// Forward pass on an `h` x `w` x 3 NHWC input (already normalized). Results are left in
     /// `scratch.buf(Buf::Logits)` and `scratch.buf(Buf::Embedding)`.
     pub fn forward(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch) {
-        self.forward_with(input, h, w, scratch, |_| {});
+        self.forward_with(input, h, w, scratch, None::<fn(Option<usize>)>);
     }
 
-    /// Per-step timing of one forward pass; `now` is a clock in milliseconds (it runs on the
-    /// team member that records the steps, which in the threaded wasm build is a pool worker).
+    /// Per-step timing of one forward pass; `now` is a clock in milliseconds, called by every
+    /// team member as it leaves each step (in the threaded wasm build, on pool workers: the
+    /// clock must share one origin across them). A step ends at the earliest such call: no
+    /// member leaves a step before its last task finished, and a member that was descheduled
+    /// and skips finished steps leaves them late, so reading one fixed member's clock would
+    /// give its stalls to whichever step it happened to be in.
     pub fn profile(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, mut now: impl FnMut() -> f64 + Send) -> Vec<StepTime> {
-        let mut ms = vec![0.0; self.ops.steps.len()];
-        let mut last = 0.0;
-        self.forward_with(input, h, w, scratch, |step| {
-            let t = now();
-            if let Some(i) = step {
-                ms[i] = t - last;
-            }
-            last = t;
-        });
+        let mut ends = vec![f64::INFINITY; self.ops.steps.len() + 1];
+        self.forward_with(
+            input,
+            h,
+            w,
+            scratch,
+            Some(|step: Option<usize>| {
+                let t = now();
+                let e = &mut ends[step.map_or(0, |i| i + 1)];
+                *e = e.min(t);
+            }),
+        );
         self.ops
             .steps
             .iter()
             .zip(&scratch.shapes)
-            .zip(ms)
-            .map(|((step, s), ms)| StepTime { name: step.name.clone(), kind: step.op.kind(), macs: s.macs, ms })
+            .zip(ends.windows(2))
+            .map(|((step, s), e)| StepTime { name: step.name.clone(), kind: step.op.kind(), macs: s.macs, ms: e[1] - e[0] })
             .collect()
     }
 
-    /// Forward pass calling `after(None)` first and `after(Some(i))` when step `i` finished (on
-    /// one team member, right after the step's last task).
-    fn forward_with(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, after: impl FnMut(Option<usize>) + Send) {
+    /// Forward pass calling `after(None)` when a member starts and `after(Some(i))` when it
+    /// leaves step `i` (on every team member, one at a time; no lock at all without `after`).
+    fn forward_with(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, after: Option<impl FnMut(Option<usize>) + Send>) {
         assert_eq!(input.len(), h * w * 3, "forward: input must be h*w*3 floats");
         self.reserve(scratch, h, w);
         let mut bufs = [Out::new(&mut []); Buf::COUNT];
@@ -250,11 +257,11 @@ impl Network {
             zeros: Out::new(&mut scratch.zeros),
         };
         let shapes = &scratch.shapes;
-        let after = Mutex::new(after);
+        let after = after.map(Mutex::new);
         scratch.team_size = with_team(|team| {
             let mut report = |step: Option<usize>| {
-                if team.index == 0 {
-                    (after.lock().unwrap_or_else(|e| e.into_inner()))(step);
+                if let Some(a) = &after {
+                    (a.lock().unwrap_or_else(|e| e.into_inner()))(step);
                 }
             };
             // SAFETY: the arena buffers are sized by `reserve` and stay alive (borrowed from

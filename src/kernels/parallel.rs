@@ -15,9 +15,13 @@ use std::sync::{Condvar, Mutex};
 
 /// Spins before a waiting member blocks. Waking a blocked thread costs tens of microseconds,
 /// often more than the imbalance at a stage end, so members spin a while (a forward pass has
-/// ~80 stages) and only block when the stage is really long or a mate is descheduled. wasm has
-/// no pause instruction, so its iterations are shorter.
-const SPIN_LIMIT: u32 = if cfg!(target_family = "wasm") { 1 << 18 } else { 1 << 16 };
+/// ~80 stages) and only block when the stage is really long or a mate is descheduled: then a
+/// spinning member only keeps the core from the mate it waits for. About 50 us natively (2^12
+/// pause iterations of ~12 ns; 2^16, 0.8 ms, made 2-thread passes on a loaded machine slower
+/// than 1 thread); in wasm (no pause instruction, ~0.5 ns an iteration in V8) about 130 us,
+/// where shorter budgets measured no better in Chromium or Firefox under load and lost the
+/// best (quiet) passes.
+const SPIN_LIMIT: u32 = if cfg!(target_family = "wasm") { 1 << 18 } else { 1 << 12 };
 
 thread_local! {
     /// Most members the teams started by this thread get; 0: the whole pool. The browser

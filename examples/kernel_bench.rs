@@ -1,10 +1,12 @@
 //! Kernel micro-benchmark for the browsers (not shipped): built as its own wasm by
-//! `bench/kernels.mjs`, which times each depthwise interior variant on the network's layer
-//! shapes in every engine, interleaved, so engines' code generators can be compared.
+//! `bench/kernels.mjs`, which times each depthwise interior variant (or, with `--pointwise`, each
+//! GEMM micro-kernel variant) on the network's layer shapes in every engine, interleaved, so
+//! engines' code generators can be compared.
 
 use mobilenetv3_wasm::kernels::depthwise::{
     depthwise_variant, zeros_len, DepthwiseVariant, PackedDepthwise,
 };
+use mobilenetv3_wasm::kernels::pointwise::{pointwise_variant, GemmVariant, PackedPointwise};
 use mobilenetv3_wasm::kernels::{Act, ConvGeometry, Padding};
 use mobilenetv3_wasm::testutil::Lcg;
 
@@ -59,4 +61,40 @@ pub extern "C" fn dw_run(variant: usize, reps: usize) -> f32 {
 #[no_mangle]
 pub extern "C" fn dw_variants() -> usize {
     DepthwiseVariant::ALL.len()
+}
+
+struct GemmCase {
+    a: Vec<f32>,
+    m: usize,
+    w: PackedPointwise,
+    out: Vec<f32>,
+    act: Act,
+}
+
+static mut GEMM: Option<GemmCase> = None;
+
+/// Sets up a 1x1 convolution as an m x k x n GEMM with activation `act` (an `Act` code).
+#[no_mangle]
+pub extern "C" fn gemm_setup(m: usize, k: usize, n: usize, act: u8) {
+    let mut g = Lcg::new(1);
+    let a = g.vec(m * k, 1.0);
+    let w = PackedPointwise::new(&g.vec(n * k, 0.5), &g.vec(n, 0.5), k, n);
+    // SAFETY: single-threaded harness.
+    unsafe { GEMM = Some(GemmCase { a, m, w, out: vec![0.0; m * n], act: Act::from_code(act) }) };
+}
+
+/// Runs the GEMM `reps` times with micro-kernel `variant` (an index into `GemmVariant::ALL`).
+#[no_mangle]
+pub extern "C" fn gemm_run(variant: usize, reps: usize) -> f32 {
+    // SAFETY: single-threaded harness.
+    let c = unsafe { (*core::ptr::addr_of_mut!(GEMM)).as_mut().unwrap() };
+    for _ in 0..reps {
+        pointwise_variant(GemmVariant::ALL[variant], &c.a, c.m, &c.w, c.act, None, &mut c.out);
+    }
+    c.out[c.out.len() / 2]
+}
+
+#[no_mangle]
+pub extern "C" fn gemm_variants() -> usize {
+    GemmVariant::ALL.len()
 }

@@ -1,8 +1,8 @@
 //! 1x1 convolution in NHWC = a GEMM: out[M x N] = act(A[M x K] * W[K x N] + bias) (+ residual),
 //! with M = pixels, K = input channels, N = output channels.
 //!
-//! The fast path is a register-blocked micro-kernel (MR pixels x NR=8 channels of accumulators)
-//! over weights packed once at load time into K x 8 panels, with bias, activation and the
+//! The fast path is a register-blocked micro-kernel (2 pixels x 16 channels of accumulators, over
+//! two of the weight panels packed once at load time as K x NR=8; `GemmVariant`), with bias, activation and the
 //! residual add fused into the store. Every output element is `bias + a0*w0 + a1*w1 + ...` in
 //! k order, in the reference and the fast path alike.
 
@@ -12,7 +12,7 @@ use super::simd::F32x4;
 
 /// Output channels per packed panel (two f32x4 accumulators per pixel).
 pub const NR: usize = 8;
-/// Pixels per micro-kernel call.
+/// Pixels per micro-kernel call of `GemmVariant::Rows4`.
 pub const MR: usize = 4;
 
 /// Plain reference: `w` is PyTorch's [N][K] layout.
@@ -215,14 +215,43 @@ struct Block<'a> {
     panels: std::ops::Range<usize>,
 }
 
-/// Dispatch to a copy of the row-block loop specialized for the activation and the residual,
-/// so the per-tile epilogue has no branches.
+/// Micro-kernel variants of the GEMM: `pointwise` runs `GEMM_DEFAULT`; the other stays for
+/// `bench/kernels.mjs` and `bench/ab.mjs`, which compare them per JS engine. Both sum each output
+/// in k order with the same operations, so they give the same bits (with FMA too).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmVariant {
+    /// 4 pixels x 8 channels (one panel), A broadcast from memory (`v128.load32_splat`).
+    Rows4 = 0,
+    /// 2 pixels x 16 channels (two panels): the same 8 accumulators and 6 loads per k step as
+    /// `Rows4`. Measured faster in all three engines on the whole network (bench/ab.mjs, pointwise
+    /// layers: V8 -6%, SpiderMonkey -10%, JavaScriptCore -9%).
+    Rows2Cols16 = 1,
+}
+
+impl GemmVariant {
+    pub const ALL: [GemmVariant; 2] = [GemmVariant::Rows4, GemmVariant::Rows2Cols16];
+}
+
+/// The variant `pointwise` runs.
+const GEMM_DEFAULT: GemmVariant = GemmVariant::Rows2Cols16;
+
 unsafe fn gemm_block(job: &Block, act: Act, residual: Option<*const f32>) {
+    gemm_block_variant(job, GEMM_DEFAULT, act, residual)
+}
+
+/// Dispatch to a copy of the row-block loop specialized for the variant, the activation and the
+/// residual, so the per-tile epilogue has no branches. Each copy is its own small function (no
+/// variant inlined into another's).
+#[inline(always)]
+unsafe fn gemm_block_variant(job: &Block, variant: GemmVariant, act: Act, residual: Option<*const f32>) {
     macro_rules! go {
         ($a:expr) => {
-            match residual {
-                Some(r) => gemm_block_t::<{ $a.code() }, true>(job, r),
-                None => gemm_block_t::<{ $a.code() }, false>(job, core::ptr::null()),
+            match (residual, variant) {
+                (Some(r), GemmVariant::Rows4) => gemm_block_t::<{ $a.code() }, true, false>(job, r),
+                (None, GemmVariant::Rows4) => gemm_block_t::<{ $a.code() }, false, false>(job, core::ptr::null()),
+                (Some(r), GemmVariant::Rows2Cols16) => gemm_block_t::<{ $a.code() }, true, true>(job, r),
+                (None, GemmVariant::Rows2Cols16) => gemm_block_t::<{ $a.code() }, false, true>(job, core::ptr::null()),
             }
         };
     }
@@ -235,69 +264,133 @@ unsafe fn gemm_block(job: &Block, act: Act, residual: Option<*const f32>) {
     }
 }
 
+/// `pointwise` on one thread with a chosen micro-kernel (tests, kernel benchmark).
+#[doc(hidden)]
+pub fn pointwise_variant(variant: GemmVariant, a: &[f32], m: usize, w: &PackedPointwise, act: Act, residual: Option<&[f32]>, out: &mut [f32]) {
+    assert!(a.len() >= m * w.k && out.len() >= m * w.n);
+    if let Some(r) = residual {
+        assert!(r.len() >= m * w.n);
+    }
+    if m == 0 || w.n == 0 {
+        return;
+    }
+    let job = Block { a: a.as_ptr(), w, out: out.as_mut_ptr(), rows: 0..m, panels: 0..w.num_panels() };
+    // SAFETY: lengths asserted above; one block covers the whole output.
+    unsafe { gemm_block_variant(&job, variant, act, residual.map(|r| r.as_ptr())) }
+}
+
+/// The row-block loop; `WIDE`: 2 x 16 tiles over pairs of panels (`Rows2Cols16`), else 4 x 8.
 #[inline(never)]
-unsafe fn gemm_block_t<const A: u8, const RES: bool>(job: &Block, residual: *const f32) {
+unsafe fn gemm_block_t<const A: u8, const RES: bool, const WIDE: bool>(job: &Block, residual: *const f32) {
     let act = Act::from_code(A);
     let (a, w, out) = (job.a, job.w, job.out);
     let (k, n) = (w.k, w.n);
     let res = |off: usize| if RES { Some(residual.add(off)) } else { None };
+    let mr = if WIDE { 2 } else { MR };
     // Row blocks whose A rows fit in L1 (~32 KiB): each block is swept panel by panel, so a
     // panel is reused by every row of the block and each output row is completed while its
     // cache lines are still near (whole lines written, not one half per panel pass).
-    let block = ((8192 / k.max(1)) / MR * MR).clamp(MR, 256);
+    let block = ((8192 / k.max(1)).min(256) / mr * mr).max(mr);
     let mut b0 = job.rows.start;
     while b0 < job.rows.end {
         let b1 = (b0 + block).min(job.rows.end);
-        for p in job.panels.clone() {
+        let mut p = job.panels.start;
+        while p < job.panels.end {
             let panel = w.panels.as_ptr().add(p * k * NR);
             let bias = w.bias.as_ptr().add(p * NR);
             let n0 = p * NR;
             let cols = (n - n0).min(NR);
             let mut i = b0;
-            while i + MR <= b1 {
-                micro::<MR>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
-                i += MR;
+            if WIDE && p + 1 < job.panels.end {
+                // Panels p and p + 1 (only the last panel of all may be partial).
+                let cols2 = (n - n0 - NR).min(NR);
+                while i + 2 <= b1 {
+                    micro_x16::<2>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols2);
+                    i += 2;
+                }
+                if i < b1 {
+                    micro_x16::<1>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols2);
+                }
+                p += 2;
+                continue;
+            }
+            if WIDE {
+                // The last of an odd number of panels.
+                while i + 2 <= b1 {
+                    micro::<2>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
+                    i += 2;
+                }
+            } else {
+                while i + MR <= b1 {
+                    micro::<MR>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
+                    i += MR;
+                }
             }
             while i < b1 {
                 micro::<1>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
                 i += 1;
             }
+            p += 1;
         }
         b0 = b1;
+    }
+}
+
+/// One k step of an R x 8 tile: `acc[r] += av(r) * w[0..8]`.
+#[inline(always)]
+unsafe fn k_step<const R: usize>(acc: &mut [[F32x4; 2]; R], wp: *const f32, av: impl Fn(usize) -> F32x4) {
+    let w0 = F32x4::load(wp);
+    let w1 = F32x4::load(wp.add(4));
+    for (r, row) in acc.iter_mut().enumerate() {
+        let a = av(r);
+        row[0] = row[0].mul_add(a, w0);
+        row[1] = row[1].mul_add(a, w1);
+    }
+}
+
+/// Bias into the accumulators of an R x 8 tile.
+#[inline(always)]
+unsafe fn tile_init<const R: usize>(bias: *const f32) -> [[F32x4; 2]; R] {
+    [[F32x4::load(bias), F32x4::load(bias.add(4))]; R]
+}
+
+/// Activation, residual and store of an R x 8 tile.
+#[inline(always)]
+unsafe fn tile_store<const R: usize>(acc: &[[F32x4; 2]; R], act: Act, residual: Option<*const f32>, out: *mut f32, ldo: usize, cols: usize) {
+    for (r, row) in acc.iter().enumerate() {
+        store_row(row, act, residual.map(|res| res.add(r * ldo)), out.add(r * ldo), cols);
     }
 }
 
 /// R rows x 8 columns of output. `cols` < 8 only for the last panel.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn micro<const R: usize>(
-    a: *const f32,
-    k: usize,
-    panel: *const f32,
-    bias: *const f32,
-    act: Act,
-    residual: Option<*const f32>,
-    out: *mut f32,
-    ldo: usize,
-    cols: usize,
-) {
-    let b0 = F32x4::load(bias);
-    let b1 = F32x4::load(bias.add(4));
-    let mut acc = [[b0, b1]; R];
+unsafe fn micro<const R: usize>(a: *const f32, k: usize, panel: *const f32, bias: *const f32, act: Act, residual: Option<*const f32>, out: *mut f32, ldo: usize, cols: usize) {
+    let mut acc = tile_init::<R>(bias);
     let mut wp = panel;
     for kk in 0..k {
-        let w0 = F32x4::load(wp);
-        let w1 = F32x4::load(wp.add(4));
-        for (r, row) in acc.iter_mut().enumerate() {
-            let av = F32x4::load_splat(a.add(r * k + kk));
-            row[0] = row[0].mul_add(av, w0);
-            row[1] = row[1].mul_add(av, w1);
-        }
+        k_step(&mut acc, wp, |r| F32x4::load_splat(a.add(r * k + kk)));
         wp = wp.add(NR);
     }
-    for (r, row) in acc.iter().enumerate() {
-        store_row(row, act, residual.map(|res| res.add(r * ldo)), out.add(r * ldo), cols);
+    tile_store(&acc, act, residual, out, ldo, cols);
+}
+
+/// R rows x 16 columns: panel `panel` (8 full columns) and the next (`cols2` valid).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn micro_x16<const R: usize>(a: *const f32, k: usize, panel: *const f32, bias: *const f32, act: Act, residual: Option<*const f32>, out: *mut f32, ldo: usize, cols2: usize) {
+    let mut lo = tile_init::<R>(bias);
+    let mut hi = tile_init::<R>(bias.add(NR));
+    let (mut wp, mut wq) = (panel, panel.add(k * NR));
+    for kk in 0..k {
+        let av: [F32x4; R] = core::array::from_fn(|r| F32x4::load_splat(a.add(r * k + kk)));
+        k_step(&mut lo, wp, |r| av[r]);
+        k_step(&mut hi, wq, |r| av[r]);
+        wp = wp.add(NR);
+        wq = wq.add(NR);
     }
+    tile_store(&lo, act, residual, out, ldo, NR);
+    tile_store(&hi, act, residual.map(|r| r.add(NR)), out.add(NR), ldo, cols2);
 }
 
 #[cfg(test)]
@@ -318,6 +411,23 @@ mod tests {
         let mut got = vec![f32::NAN; m * n];
         pointwise(&Team::solo(), &a, m, &packed, act, r, Out::new(&mut got));
         crate::kernels::simd::assert_kernel_matches(&got, &want, k, &format!("m{m} k{k} n{n} {act:?} residual {with_res}"));
+        // Every micro-kernel variant: the reference's result, and the same bits as `pointwise`.
+        for v in GemmVariant::ALL {
+            let mut got_v = vec![f32::NAN; m * n];
+            pointwise_variant(v, &a, m, &packed, act, r, &mut got_v);
+            crate::kernels::simd::assert_kernel_matches(&got_v, &want, k, &format!("{v:?} m{m} k{k} n{n} {act:?} residual {with_res}"));
+            assert!(got_v.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits()), "{v:?} differs from pointwise, m{m} k{k} n{n}");
+        }
+    }
+
+    /// Shapes that reach each variant's edges: row tails of 1-5 rows, k not a multiple of the
+    /// unroll, an odd number of panels, the last panel partial.
+    #[test]
+    fn variants_on_block_edges() {
+        for &(m, k, n) in &[(6, 5, 9), (11, 3, 8), (261, 7, 24), (517, 48, 17), (9, 2049, 20), (13, 6, 16)] {
+            check(m, k, n, Act::HardSwish, true);
+            check(m, k, n, Act::Relu, false);
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 // part of `./build.sh bench`; for choosing kernel shapes (check the whole network's per-layer
 // profile in all three engines before adopting one).
 //   node bench/kernels.mjs [--pointwise] [--engines chromium,firefox,webkit] [--rounds N] [--relaxed]
-// It builds examples/kernel_bench.rs to wasm (SIMD128, or relaxed SIMD with --relaxed).
+// It builds examples/kernel_bench.rs to wasm (SIMD128, or relaxed SIMD with --relaxed), without
+// wasm-opt: the shipped build's function sizes and JIT tiers apply only in the whole network.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,7 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i < 0 ? dflt : process.argv[i + 1];
 };
-const engines = arg('--engines', 'chromium,firefox').split(',');
+const engines = arg('--engines', 'chromium,firefox,webkit').split(',');
 const rounds = Number(arg('--rounds', '31'));
 const names = 'Rows4 Rows2Cols16'; // GemmVariant::ALL
 const relaxed = process.argv.includes('--relaxed');
@@ -72,7 +73,7 @@ try {
     try {
       const p = await browser.open(srv.url + '/kb.html', { timeout: 60000 });
       const out = await p.evaluate(([s, r, d]) => window.bench(s, r, d), [dw ? DW_SHAPES : SHAPES, rounds, dw]);
-      console.log(`${engine} (${kind}): GMAC/s per variant (${dw ? 'TapLoads Sliding' : names}), best of ${rounds}`);
+      console.log(`${engine} (${kind}): GMAC/s per variant (${dw ? 'TapLoads Sliding SlidingRuns' : names}), best of ${rounds}`);
       for (const o of out) console.log(`  ${dw ? `h${o.shape[0]} c${o.shape[1]} k${o.shape[2]} s${o.shape[3]}` : `m${o.shape[0]} k${o.shape[1]} n${o.shape[2]} act${o.shape[3]}`}: ${o.gmacs.join('  ')}`);
       if (!dw) console.log(`  all ${SHAPES.reduce((s, x) => s + x[4], 0)} layers, ms: ${out[0].ms.map((_, v) => out.reduce((s, o) => s + o.ms[v], 0).toFixed(3)).join('  ')}`);
     } finally {

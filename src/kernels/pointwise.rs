@@ -280,17 +280,17 @@ pub fn pointwise_variant(variant: GemmVariant, a: &[f32], m: usize, w: &PackedPo
 }
 
 /// The row-block loop; `WIDE`: 2 x 16 tiles over pairs of panels (`Rows2Cols16`), else 4 x 8.
+/// (An odd last panel takes 4 x 8 tiles either way: 8 accumulators, where 2 x 8 would have 4.)
 #[inline(never)]
 unsafe fn gemm_block_t<const A: u8, const RES: bool, const WIDE: bool>(job: &Block, residual: *const f32) {
     let act = Act::from_code(A);
     let (a, w, out) = (job.a, job.w, job.out);
     let (k, n) = (w.k, w.n);
     let res = |off: usize| if RES { Some(residual.add(off)) } else { None };
-    let mr = if WIDE { 2 } else { MR };
     // Row blocks whose A rows fit in L1 (~32 KiB): each block is swept panel by panel, so a
     // panel is reused by every row of the block and each output row is completed while its
     // cache lines are still near (whole lines written, not one half per panel pass).
-    let block = ((8192 / k.max(1)).min(256) / mr * mr).max(mr);
+    let block = ((8192 / k.max(1)) / MR * MR).clamp(MR, 256);
     let mut b0 = job.rows.start;
     while b0 < job.rows.end {
         let b1 = (b0 + block).min(job.rows.end);
@@ -314,17 +314,10 @@ unsafe fn gemm_block_t<const A: u8, const RES: bool, const WIDE: bool>(job: &Blo
                 p += 2;
                 continue;
             }
-            if WIDE {
-                // The last of an odd number of panels.
-                while i + 2 <= b1 {
-                    micro::<2>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
-                    i += 2;
-                }
-            } else {
-                while i + MR <= b1 {
-                    micro::<MR>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
-                    i += MR;
-                }
+            // A single panel (`Rows4`; with `WIDE` the last of an odd number): 4 x 8 tiles.
+            while i + MR <= b1 {
+                micro::<MR>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);
+                i += MR;
             }
             while i < b1 {
                 micro::<1>(a.add(i * k), k, panel, bias, act, res(i * n + n0), out.add(i * n + n0), n, cols);

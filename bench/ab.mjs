@@ -1,10 +1,12 @@
 // A/B of two sets of our wasm builds on the whole network, interleaved in one page per engine:
-// both builds loaded side by side (1 thread, the single build each engine's runtime would pick),
+// both builds loaded side by side (1 thread: the single build each engine's runtime would pick;
+// --threads N: the threaded build),
 // then round after round a timed batch and a per-layer profile of each (A B, then B A, ...), so a
 // busy machine slows both alike. Prints per engine the timed median and, per kernel family (and
 // per pointwise layer with --layers), the sum of per-layer medians and of per-layer minima (on a
-// shared machine interruptions only add time: the minima are the steadier comparison), and B / A. For kernel changes: run it in all three engines before landing.
-//   node bench/ab.mjs --a DIR --b DIR [--engines chromium,firefox,webkit] [--rounds N] [--layers]
+// shared machine interruptions only add time: the minima are the steadier comparison), and B / A.
+// For kernel changes: run it in all three engines before landing, in both orders (--a/--b swapped).
+//   node bench/ab.mjs --a DIR --b DIR [--engines chromium,firefox,webkit] [--rounds N] [--threads N] [--layers]
 // DIR: a copy of js/wasm (e.g. `cp -r js/wasm /tmp/old` before rebuilding). Model: the benchmark's
 // seeded mobilenetv3_large_100 (bench/cache, made by `node bench/run.mjs` once).
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -19,23 +21,25 @@ const arg = (name, dflt) => {
   return i < 0 ? dflt : process.argv[i + 1];
 };
 const dirs = { a: arg('--a'), b: arg('--b') };
-if (!dirs.a || !dirs.b) throw new Error('usage: node bench/ab.mjs --a DIR --b DIR [--engines LIST] [--rounds N] [--layers]');
+if (!dirs.a || !dirs.b) throw new Error('usage: node bench/ab.mjs --a DIR --b DIR [--engines LIST] [--rounds N] [--threads N] [--layers]');
 const engines = arg('--engines', 'chromium,firefox,webkit').split(',');
 const rounds = Number(arg('--rounds', '8'));
 const showLayers = process.argv.includes('--layers');
+const threads = Number(arg('--threads', '1'));
+const flavour = threads > 1 ? 'threaded' : 'single';
 const model = 'mobilenetv3_large_100';
 for (const f of [`${model}.safetensors`, `${model}.config.json`]) {
   if (!existsSync(join(CACHE, f))) throw new Error(`bench/cache/${f} missing: run node bench/run.mjs once`);
 }
 const photo = resolve(ROOT, '..', 'shared', 'photos', 'koala.jpg');
 
-// One folder served as /js/wasm/: "single" (the page's preprocessing) and a-NAME, b-NAME per build.
+// One folder served as /js/wasm/: "single" (the page's preprocessing) and NAME-a, NAME-b per build.
 const snap = join(CACHE, 'ab-wasm');
 rmSync(snap, { recursive: true, force: true });
 mkdirSync(snap, { recursive: true });
 cpSync(join(dirs.a, 'single'), join(snap, 'single'), { recursive: true });
 for (const [k, d] of Object.entries(dirs)) {
-  for (const b of ['single', 'single-relaxed']) cpSync(join(d, b), join(snap, `${k}-${b}`), { recursive: true });
+  for (const b of [flavour, `${flavour}-relaxed`]) cpSync(join(d, b), join(snap, `${b}-${k}`), { recursive: true });
 }
 const srv = await startServer({
   '/bench/': join(ROOT, 'bench'), '/js/wasm/': snap, '/js/': join(ROOT, 'js'), '/photo/': resolve(photo, '..'),
@@ -51,12 +55,12 @@ try {
     try {
       const page = await browser.open(`${srv.url}/bench/www/index.html`, { timeout: 60000 });
       const env = await page.evaluate(() => window.bench.env());
-      const build = env.relaxedSimd ? 'single-relaxed' : 'single';
+      const build = env.relaxedSimd ? `${flavour}-relaxed` : flavour;
       const spec = { name: model, arch: model, weightsUrl: `/bench/cache/${model}.safetensors`, configUrl: `/bench/cache/${model}.config.json` };
       await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: '/photo/koala.jpg' });
       const h = {};
       for (const k of ['a', 'b']) {
-        const s = await page.evaluate((sp) => window.bench.start(sp), { engine: 'ours', build: `${k}-${build}`, threads: 1, model: spec });
+        const s = await page.evaluate((sp) => window.bench.start(sp), { engine: 'ours', build: `${build}-${k}`, threads, model: spec });
         h[k] = s.handle;
       }
       const times = { a: [], b: [] };
@@ -69,7 +73,7 @@ try {
         }
       }
       const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ');
-      console.log(`\n${engine} (${build}, 1 thread): ${rounds} rounds x (3 timed + 4 profiled passes) each, interleaved; load now ${load}`);
+      console.log(`\n${engine} (${build}, ${threads} thread(s)): ${rounds} rounds x (3 timed + 4 profiled passes) each, interleaved; load now ${load}`);
       const ta = median(times.a), tb = median(times.b);
       console.log(`  whole network, timed: A median ${f(ta)} min ${f(Math.min(...times.a))} | B median ${f(tb)} min ${f(Math.min(...times.b))} ms | B/A ${(tb / ta).toFixed(3)}`);
       const layers = prof.a[0].map((l, i) => ({

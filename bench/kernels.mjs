@@ -73,7 +73,7 @@ try {
     try {
       const p = await browser.open(srv.url + '/kb.html', { timeout: 60000 });
       const out = await p.evaluate(([s, r, d]) => window.bench(s, r, d), [dw ? DW_SHAPES : SHAPES, rounds, dw]);
-      console.log(`${engine} (${kind}): GMAC/s per variant (${dw ? 'TapLoads Sliding SlidingRuns' : names}), best of ${rounds}`);
+      console.log(`${engine} (${kind}): GMAC/s per variant (${dw ? 'TapLoads Sliding SlidingRuns Stride2Pairs' : names}), best of ${rounds}`);
       for (const o of out) console.log(`  ${dw ? `h${o.shape[0]} c${o.shape[1]} k${o.shape[2]} s${o.shape[3]}` : `m${o.shape[0]} k${o.shape[1]} n${o.shape[2]} act${o.shape[3]}`}: ${o.gmacs.join('  ')}`);
       if (!dw) console.log(`  all ${SHAPES.reduce((s, x) => s + x[4], 0)} layers, ms: ${out[0].ms.map((_, v) => out.reduce((s, o) => s + o.ms[v], 0).toFixed(3)).join('  ')}`);
     } finally {

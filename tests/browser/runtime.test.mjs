@@ -156,7 +156,7 @@ for (const engine of ENGINES) describe(engine, () => {
         video.muted = true;
         video.srcObject = canvas.captureStream(30);
         document.body.appendChild(video);
-        await video.play();
+        await T.playVideo(video, () => canvas.getContext('2d').putImageData(img, 0, 0));
         await new Promise((r) => setTimeout(r, 300));
         const fromVideo = probs(await clf.classify(video, { topk: 10 }));
         const fromCanvas = probs(await clf.classify(canvas, { topk: 10 }));

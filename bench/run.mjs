@@ -340,6 +340,7 @@ async function main() {
     '/bench/': join(ROOT, 'bench'),
     '/js/wasm/': WASM_SNAP,
     '/js/': join(ROOT, 'js'),
+    '/tests/browser/lib/': join(ROOT, 'tests', 'browser', 'lib'),
     '/node_modules/onnxruntime-web/dist/': join(ROOT, 'node_modules', 'onnxruntime-web', 'dist'),
     '/node_modules/@tensorflow/': join(ROOT, 'node_modules', '@tensorflow'),
     '/node_modules/@litertjs/': join(ROOT, 'node_modules', '@litertjs'),

@@ -223,8 +223,11 @@ window.bench = {
       video.playsInline = true;
       video.srcObject = canvas.captureStream(30);
       document.body.appendChild(video);
-      step('video.play() of a canvas stream');
-      await video.play();
+      step('video.play() of a canvas stream (waiting for its first frame)');
+      // Bounded, canvas repainted meanwhile: in WebKitGTK a bare `await video.play()` of a
+      // canvas stream sometimes never settles (tests/browser/lib/play-video.mjs).
+      const { playVideo } = await import('/tests/browser/lib/play-video.mjs');
+      await playVideo(video, paint);
       step('watch(): 0 results');
       const timer = setInterval(paint, 33);
       const seen = [];

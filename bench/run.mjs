@@ -422,7 +422,9 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
     // worker's own `new Worker`: the pthreads of LiteRT.js, TF.js, ONNX Runtime Web) is given up
     // after START_TIMEOUT_MS, well before the driver's 180 s protocol timeout, and started again
     // in a fresh page, up to START_ATTEMPTS times; the report lists every retry.
+    let pages = 1; // pages opened so far (a fresh page ends the contenders started in the old one)
     const freshPage = async (spec) => {
+      pages++;
       await Promise.race([page.close().catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
       page = await browser.open(pageUrl, { timeout: 60000 });
       if (spec) await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: `/photo/${basename(o.photo)}` });
@@ -474,7 +476,15 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
         }
         try {
           for (let round = 0; round < o.rounds; round++) {
-            for (const c0 of pass.list) {
+            // Every contender of the pass is started (and gated) first, then all are timed in
+            // alternating batches of a few passes (the order rotating), so each one's timings
+            // (and our per-layer profile) spread over the same minutes: this machine has periods
+            // of seconds where everything runs up to 1.6x slower, and one contender timed in one
+            // block could land in such a period while its peer does not (BENCHMARKS.md, Notes).
+            const live = [];
+            let page0 = pages, restarts = 0;
+            for (let i = 0; i < pass.list.length; i++) {
+              const c0 = pass.list[i];
               const c = pass.busy ? { ...c0, id: `${c0.id}-busy`, label: `${c0.label}, one core busy`, busyCore: true } : c0;
               const cr = mr.contenders[c.id] || (mr.contenders[c.id] = { ...c, times: [] });
               if (cr.skipped) continue;
@@ -488,7 +498,6 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
               if ((c.t === 2 || c.build === 'threaded') && !threadsOk) { cr.skipped = 'no SharedArrayBuffer'; continue; }
               const spec1 = { ...c, model: spec };
               if (c.engine === 'ours') spec1.build = cr.wasmBuild = oursBuild(c, env);
-              let h = null;
               try {
                 let s;
                 for (let attempt = 1; ; attempt++) {
@@ -504,7 +513,7 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
                     if (attempt >= START_ATTEMPTS) throw new Error(`${e.message}, ${START_ATTEMPTS} times (in fresh pages)`);
                   }
                 }
-                h = s.handle;
+                const h = s.handle;
                 cr.info = s.info;
                 cr.initMs = s.initMs;
                 cr.threadsUsed = threadsUsed(c, s.info);
@@ -522,24 +531,71 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
                 if (problems.length) {
                   cr.skipped = `WRONG ANSWER, not timed: ${problems.join('; ')}`;
                   log(`  !!!!!!!! ${c.id}: ${cr.skipped}`);
+                  await page.evaluate((hh) => window.bench.stop(hh), h).catch(() => {});
                   continue;
                 }
                 cr.gate = true;
-                const t = await page.evaluate((a) => window.bench.time(a.h, a.w, a.n), { h, w: o.warmup, n: o.iters });
-                cr.times.push(...t.times);
-                const st = stats(t.times);
-                log(`  ${c.id.padEnd(19)} threads ${String(cr.threadsUsed).padEnd(2)} min ${f(st.min).padStart(7)}  median ${f(st.median).padStart(7)}  p90 ${f(st.p90).padStart(7)} ms` +
-                  `  top-5 ok${cr.maxDiffVsOurs != null ? `, max |logit - ours| ${cr.maxDiffVsOurs.toExponential(1)}` : ''}`);
-                if (PROFILED.has(c.id) && round === 0 && o.profileReps > 0) {
-                  const runs = await page.evaluate((a) => window.bench.profile(a.h, a.n), { h, n: o.profileReps });
-                  mr.profile[c.id] = aggregateProfile(runs);
-                }
+                live.push({ c, cr, h, page: pages, times: [], runs: [] });
               } catch (e) {
                 cr.skipped = `failed: ${String(e.message || e).split('\n')[0]}`;
                 log(`  !!!!!!!! ${c.id}: ${cr.skipped}`);
-              } finally {
-                if (h != null) await page.evaluate((hh) => window.bench.stop(hh), h).catch(() => {});
               }
+              if (pages !== page0) {
+                // A fresh page: the contenders started in the old one are gone; start them again.
+                page0 = pages;
+                const lost = live.filter((x) => x.page !== pages);
+                live.splice(0, live.length, ...live.filter((x) => x.page === pages));
+                if (lost.length && restarts++ < START_ATTEMPTS) {
+                  log(`  (a fresh page: ${lost.map((x) => x.c.id).join(', ')} started again)`);
+                  for (const x of live) await page.evaluate((hh) => window.bench.stop(hh), x.h).catch(() => {});
+                  live.length = 0;
+                  i = -1;
+                } else if (lost.length) {
+                  for (const x of lost) x.cr.skipped = 'failed: its page was replaced (another contender\'s start hung) too often';
+                }
+              }
+            }
+            const profiled = (x) => PROFILED.has(x.c.id) && round === 0 && o.profileReps > 0;
+            try {
+              // Warm-up, then `batches` batches of `per` timed passes each (one untimed pass
+              // first: the previous contender's data just left the caches), and the profile
+              // passes spread over the same batches.
+              for (const x of live) {
+                await page.evaluate((a) => window.bench.time(a.h, a.w, 0), { h: x.h, w: o.warmup });
+              }
+              const per = Math.min(BATCH_PASSES, o.iters);
+              const batches = Math.ceil(o.iters / per);
+              for (let k = 0; k < batches; k++) {
+                const n = Math.min(per, o.iters - k * per);
+                for (let j = 0; j < live.length; j++) {
+                  const x = live[(j + k) % live.length];
+                  if (x.cr.skipped) continue;
+                  try {
+                    const t = await page.evaluate((a) => window.bench.time(a.h, 1, a.n), { h: x.h, n });
+                    x.times.push(...t.times);
+                    if (profiled(x)) {
+                      const reps = Math.floor((o.profileReps * (k + 1)) / batches) - Math.floor((o.profileReps * k) / batches);
+                      if (reps > 0) x.runs.push(...(await page.evaluate((a) => window.bench.profile(a.h, a.n), { h: x.h, n: reps })));
+                    }
+                  } catch (e) {
+                    x.cr.skipped = `failed: ${String(e.message || e).split('\n')[0]}`;
+                    log(`  !!!!!!!! ${x.c.id}: ${x.cr.skipped}`);
+                  }
+                }
+              }
+            } finally {
+              for (const x of live) await page.evaluate((hh) => window.bench.stop(hh), x.h).catch(() => {});
+            }
+            for (const x of live) {
+              if (x.cr.skipped) {
+                x.cr.times = [];
+                continue;
+              }
+              x.cr.times.push(...x.times);
+              if (x.runs.length) mr.profile[x.c.id] = aggregateProfile(x.runs);
+              const st = stats(x.times);
+              log(`  ${x.c.id.padEnd(19)} threads ${String(x.cr.threadsUsed).padEnd(2)} min ${f(st.min).padStart(7)}  median ${f(st.median).padStart(7)}  p90 ${f(st.p90).padStart(7)} ms` +
+                `  top-5 ok${x.cr.maxDiffVsOurs != null ? `, max |logit - ours| ${x.cr.maxDiffVsOurs.toExponential(1)}` : ''}`);
             }
           }
         } finally {
@@ -597,6 +653,8 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
 const START_TIMEOUT_MS = 60000;
 const OVERHEAD_TIMEOUT_MS = 180000; // the call-overhead pass: 2 x 35 calls at most ~100 ms, and a 60 s watch limit
 const START_ATTEMPTS = 3;
+// Timed passes per contender in one batch of the interleaved timing (see the contenders' loop).
+const BATCH_PASSES = 5;
 
 /** `p`, or a rejection with `.stuck` after `ms` (p itself is left to settle on its own). */
 function withTimeout(p, ms, message) {
@@ -900,6 +958,10 @@ function report(r) {
     'reports hardwareConcurrency = 4 to it; `getThreadsCount()` is the proof of the threads it used.');
   L.push("- Native: our CLI is built for baseline x86-64 (SSE2: the same 4-wide kernels as wasm SIMD128), while onnxruntime's CPU provider " +
     'dispatches AVX2/AVX-512 at run time; the native ratio compares engines, not instruction sets.');
+  L.push(`- Timing: all contenders of a pass (for one model, in one browser) are started first, then timed in alternating batches of ${BATCH_PASSES} passes ` +
+    '(each batch after one untimed pass, the order rotating), our per-layer profile passes spread over the same batches. This machine (a 2-vCPU VM) has ' +
+    'periods from under a second to tens of seconds where a pass runs up to 1.6x slower (seen in every browser, for every contender, and in the native CLI); ' +
+    'timed one after the other, a contender whose block fell in such a period looked up to 1.5x slower than its peer, and than its own profile.');
   L.push('- Per-layer times come from `profile()` (one clock call between layers); their sum is within a few % of the timed median, and the ' +
     '"scaled" columns distribute the timed median proportionally. Firefox and WebKit coarsen `performance.now()` (to 20 µs / 1 ms without ' +
     'isolation; finer when isolated), so their per-layer rows are coarser.');

@@ -1,6 +1,6 @@
 // Benchmark page, driven by bench/run.mjs in Chromium, Firefox and WebKit (window.bench.*). Every contender
-// runs in its own dedicated Worker, one at a time; the page only decodes the photo, hands out the
-// one input tensor, and relays timings.
+// runs in its own dedicated Worker (several started at once, timed one batch at a time); the page only
+// decodes the photo, hands out the one input tensor, and relays timings.
 
 import { hasRelaxedSimd } from '/js/builds.js';
 

@@ -154,9 +154,9 @@ impl Classifier {
 
     /// Per-step times of one forward pass at `size` x `size` on `synthetic_input` (run a pass
     /// first so that the first step's time is not a cold start): the profile of the CLI's
-    /// `bench --profile` and of the browser benchmark. `now` is a clock in milliseconds (it
-    /// runs on the thread that records the steps).
-    pub fn profile(&mut self, size: usize, now: impl FnMut() -> f64 + Send) -> Result<Vec<network::StepTime>> {
+    /// `bench --profile` and of the browser benchmark. `now` is a clock in milliseconds, called
+    /// on every team member at once (one origin for all threads).
+    pub fn profile(&mut self, size: usize, now: impl Fn() -> f64 + Sync) -> Result<Vec<network::StepTime>> {
         let input = synthetic_input(size);
         self.network.try_reserve(&mut self.scratch, size, size)?;
         Ok(self.network.profile(&input, size, size, &mut self.scratch, now))

@@ -478,9 +478,9 @@ async function runEngine(engine, { o, srv, url, models, rooflineUrls }) {
           for (let round = 0; round < o.rounds; round++) {
             // Every contender of the pass is started (and gated) first, then all are timed in
             // alternating batches of a few passes (the order rotating), so each one's timings
-            // (and our per-layer profile) spread over the same minutes: this machine has periods
-            // of seconds where everything runs up to 1.6x slower, and one contender timed in one
-            // block could land in such a period while its peer does not (BENCHMARKS.md, Notes).
+            // (and our per-layer profile) spread over the same minutes: this machine has spells
+            // of up to several seconds where everything runs up to 1.6x slower, and a contender
+            // timed in one block could land in one while its peer did not (BENCHMARKS.md, Notes).
             const live = [];
             let page0 = pages, restarts = 0;
             for (let i = 0; i < pass.list.length; i++) {
@@ -960,7 +960,7 @@ function report(r) {
     'dispatches AVX2/AVX-512 at run time; the native ratio compares engines, not instruction sets.');
   L.push(`- Timing: all contenders of a pass (for one model, in one browser) are started first, then timed in alternating batches of ${BATCH_PASSES} passes ` +
     '(each batch after one untimed pass, the order rotating), our per-layer profile passes spread over the same batches. This machine (a 2-vCPU VM) has ' +
-    'periods from under a second to tens of seconds where a pass runs up to 1.6x slower (seen in every browser, for every contender, and in the native CLI); ' +
+    'spells of a fraction of a second to several seconds where a pass runs up to 1.6x slower (seen in every browser, for every contender, and in the native CLI); ' +
     'timed one after the other, a contender whose block fell in such a period looked up to 1.5x slower than its peer, and than its own profile.');
   L.push('- Per-layer times come from `profile()` (one clock call between layers); their sum is within a few % of the timed median, and the ' +
     '"scaled" columns distribute the timed median proportionally. Firefox and WebKit coarsen `performance.now()` (to 20 µs / 1 ms without ' +

@@ -171,6 +171,9 @@ pub struct Preprocessor {
     col_at: usize,
     row_at: usize,
     horiz: Option<Taps>,
+    /// `horiz` rearranged for the SIMD pass on 4-byte pixels (None: the window is too narrow).
+    #[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+    horiz_pairs: Option<PairTaps>,
     vert: Option<Taps>,
     window: SourceWindow,
     /// Source rows needed: [first_row, first_row + tmp_rows).
@@ -222,6 +225,7 @@ impl Preprocessor {
         };
         let (x0, x1) = span(&horiz, &rcols);
         let (first_row, last_row) = span(&vert, &rrows);
+        let horiz_pairs = horiz.as_ref().and_then(|h| PairTaps::new(h, x0, x1));
         Ok(Preprocessor {
             cfg: cfg.clone(),
             src_w,
@@ -231,6 +235,7 @@ impl Preprocessor {
             cols,
             rows,
             horiz,
+            horiz_pairs,
             vert,
             window: SourceWindow { x0, y0: first_row, x1, y1: last_row },
             first_row,
@@ -295,15 +300,15 @@ impl Preprocessor {
             }
             let src = &pixels[r * stride..r * stride + row_bytes];
             let dst = &mut self.tmp[(y - self.first_row) * ncols * 3..][..ncols * 3];
-            match &self.horiz {
+            match (&self.horiz, &self.horiz_pairs) {
                 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-                Some(h) if bpp == 4 => {
-                    // SAFETY: every tap window lies inside the source window (the window spans
-                    // every tap), which `src` covers from column x0; dst holds ncols pixels.
-                    unsafe { resample_row_4_simd(src, x0, h, rgb, dst) };
+                (Some(_), Some(t)) if bpp == 4 => {
+                    // SAFETY: every padded tap window lies inside the source window (PairTaps::new),
+                    // which `src` covers from column x0 <= window.x0; dst holds ncols pixels.
+                    unsafe { resample_row_4_pairs(src, x0, t, layout == PixelLayout::Bgra, dst) };
                 }
-                Some(h) => resample_row(src, x0, bpp, rgb, h, dst),
-                None => {
+                (Some(h), _) => resample_row(src, x0, bpp, rgb, h, dst),
+                (None, _) => {
                     for (i, d) in dst.chunks_exact_mut(3).enumerate() {
                         let p = &src[(self.col_at + i - x0) * bpp..];
                         d.copy_from_slice(&[p[rgb[0]], p[rgb[1]], p[rgb[2]]]);
@@ -474,35 +479,112 @@ pub fn normalize(rgb: &[u8], cfg: &PreprocessConfig) -> Vec<f32> {
     out
 }
 
-/// The horizontal pass on one row of 4-byte pixels with wasm SIMD128: each output pixel is one
-/// i32x4 sum of its taps (the fourth byte rides along in lane 3 and is dropped), the same
-/// fixed-point sums in the same order as `resample_row`, its reference twin (tests compare them).
+/// Bits of the low half when a fixed-point coefficient is split for i16 dot products.
+const SPLIT_BITS: u32 = 11;
+
+/// The horizontal taps laid out for `resample_row_4_pairs`: each output's taps padded with zero
+/// coefficients to `pairs` * 2 (its window moved left where it would pass the source window's
+/// right edge), and each coefficient k split as k = hi * 2^SPLIT_BITS + lo (lo in 0..2^SPLIT_BITS),
+/// both of which fit in i16. The sums stay exact integers, so the result equals PIL's.
+#[derive(Debug, Clone)]
+struct PairTaps {
+    pairs: usize,
+    /// Per output: the source column of its first (padded) tap.
+    starts: Vec<usize>,
+    /// Per output, per pair of taps: [hi0, hi1, lo0, lo1].
+    coeffs: Vec<i16>,
+}
+
+impl PairTaps {
+    /// None when the source window `x0..x1` is narrower than the padded taps.
+    fn new(t: &Taps, x0: usize, x1: usize) -> Option<PairTaps> {
+        let longest = t.bounds.iter().map(|&(_, n)| n).max()?;
+        let pairs = longest.div_ceil(2);
+        if pairs == 0 || x1 < x0 + 2 * pairs {
+            return None;
+        }
+        let mut starts = Vec::with_capacity(t.bounds.len());
+        let mut coeffs = vec![0i16; t.bounds.len() * pairs * 4];
+        for i in 0..t.bounds.len() {
+            let (start, k) = t.get(i);
+            // start >= x0 and start + k.len() <= x1 (the window spans every tap), so the padded
+            // window s .. s + 2 * pairs lies inside x0..x1 and covers the real taps.
+            let s = start.min(x1 - 2 * pairs);
+            starts.push(s);
+            for (j, &kj) in k.iter().enumerate() {
+                let pos = start - s + j;
+                let c = &mut coeffs[(i * pairs + pos / 2) * 4..][..4];
+                c[pos % 2] = i16::try_from(kj >> SPLIT_BITS).ok()?;
+                c[2 + pos % 2] = (kj & ((1 << SPLIT_BITS) - 1)) as i16;
+            }
+        }
+        Some(PairTaps { pairs, starts, coeffs })
+    }
+}
+
+/// The horizontal pass on one row of 4-byte pixels with wasm SIMD128 (reference twin:
+/// `resample_row`; tests compare them). Two source pixels at a time: their 8 bytes widened to
+/// i16, reordered to [r0 r1 g0 g1 b0 b1 x0 x1], and two i16 dot products with the pair's high and
+/// low coefficient halves give each channel's p0 * k0 + p1 * k1 in i32 lanes. Integer sums are
+/// exact in any order, so the result equals the reference bit for bit.
 ///
 /// # Safety
-/// `src` must hold the 4-byte pixels of every tap window of `h` from column `x0`, `dst` 3 bytes
-/// per output.
+/// `src` must hold the 4-byte pixels of every padded tap window of `t` from column `x0`; `dst`
+/// holds 3 bytes per output (at most `t.starts.len()` outputs).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-unsafe fn resample_row_4_simd(src: &[u8], x0: usize, h: &Taps, rgb: [usize; 3], dst: &mut [u8]) {
+unsafe fn resample_row_4_pairs(src: &[u8], x0: usize, t: &PairTaps, blue_first: bool, dst: &mut [u8]) {
+    // Unrolled for the tap counts of the usual resizes (224 -> 256 up: 3 pairs; 640x480 -> 256
+    // down: 4), a loop otherwise.
+    match (t.pairs, blue_first) {
+        (3, false) => resample_row_4_pairs_n::<3, false>(src, x0, t, dst),
+        (3, true) => resample_row_4_pairs_n::<3, true>(src, x0, t, dst),
+        (4, false) => resample_row_4_pairs_n::<4, false>(src, x0, t, dst),
+        (4, true) => resample_row_4_pairs_n::<4, true>(src, x0, t, dst),
+        (5, false) => resample_row_4_pairs_n::<5, false>(src, x0, t, dst),
+        (5, true) => resample_row_4_pairs_n::<5, true>(src, x0, t, dst),
+        (_, false) => resample_row_4_pairs_n::<0, false>(src, x0, t, dst),
+        (_, true) => resample_row_4_pairs_n::<0, true>(src, x0, t, dst),
+    }
+}
+
+/// `resample_row_4_pairs` with `P` pairs of taps (0: `t.pairs`, not unrolled).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn resample_row_4_pairs_n<const P: usize, const BLUE_FIRST: bool>(src: &[u8], x0: usize, t: &PairTaps, dst: &mut [u8]) {
     use core::arch::wasm32::*;
+    let pairs = if P == 0 { t.pairs } else { P };
+    let n = dst.len() / 3;
+    debug_assert!(n <= t.starts.len() && t.coeffs.len() >= n * pairs * 4);
     let half = i32x4_splat(1 << (PRECISION_BITS - 1));
-    for (i, d) in dst.chunks_exact_mut(3).enumerate() {
-        let (start, k) = h.get(i);
-        debug_assert!((start + k.len() - x0) * 4 <= src.len());
-        let mut acc = half;
-        let mut p = src.as_ptr().add((start - x0) * 4);
-        for &kj in k {
-            let px = u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v128_load32_zero(p as *const u32)));
-            acc = i32x4_add(acc, i32x4_mul(px, i32x4_splat(kj)));
-            p = p.add(4);
+    let mut c = t.coeffs.as_ptr();
+    let d = dst.as_mut_ptr();
+    for i in 0..n {
+        let s = *t.starts.get_unchecked(i);
+        debug_assert!((s + 2 * pairs - x0) * 4 <= src.len());
+        let mut p = src.as_ptr().add((s - x0) * 4);
+        let mut hi = i32x4_splat(0);
+        let mut lo = half;
+        for _ in 0..pairs {
+            let px = u16x8_load_extend_u8x8(p);
+            let px = if BLUE_FIRST { i16x8_shuffle::<2, 6, 1, 5, 0, 4, 3, 7>(px, px) } else { i16x8_shuffle::<0, 4, 1, 5, 2, 6, 3, 7>(px, px) };
+            hi = i32x4_add(hi, i32x4_dot_i16x8(px, v128_load32_splat(c as *const u32)));
+            lo = i32x4_add(lo, i32x4_dot_i16x8(px, v128_load32_splat(c.add(2) as *const u32)));
+            p = p.add(8);
+            c = c.add(4);
         }
         // >> PRECISION_BITS, then the saturating narrows clamp to 0..=255 as clip8 does.
-        let v = i32x4_shr(acc, PRECISION_BITS);
+        let v = i32x4_shr(i32x4_add(i32x4_shl(hi, SPLIT_BITS), lo), PRECISION_BITS);
         let b = i16x8_narrow_i32x4(v, v);
         let b = u8x16_narrow_i16x8(b, b);
-        let bytes = u32x4_extract_lane::<0>(b).to_le_bytes();
-        d[0] = bytes[rgb[0]];
-        d[1] = bytes[rgb[1]];
-        d[2] = bytes[rgb[2]];
+        if i + 1 < n {
+            // 4 bytes; the fourth is overwritten by the next pixel.
+            v128_store32_lane::<0>(b, d.add(3 * i) as *mut u32);
+        } else {
+            let bytes = u32x4_extract_lane::<0>(b).to_le_bytes();
+            *d.add(3 * i) = bytes[0];
+            *d.add(3 * i + 1) = bytes[1];
+            *d.add(3 * i + 2) = bytes[2];
+        }
     }
 }
 
@@ -595,11 +677,13 @@ mod tests {
         assert_eq!(p.finish_u8().unwrap(), px);
     }
 
-    /// RGBA rows take the SIMD horizontal pass in wasm builds, RGB rows the scalar one: equal
-    /// bytes, for down- and upscaling, both filters.
+    /// RGBA rows take the SIMD horizontal pass in wasm builds (its unrolled tap counts and its
+    /// loop), RGB rows the scalar one: equal bytes, for down- and upscaling, both filters, and
+    /// the runtime's usual geometries (a 224x224 ImageData and a 640x480 frame to 224).
     #[test]
     fn rgba_equals_rgb_when_up_and_downscaling() {
-        for &(w, h, size, crop_pct) in &[(37, 53, 16, 0.875), (11, 9, 16, 0.875), (300, 7, 24, 0.875), (19, 40, 16, 1.0)] {
+        let cases = [(37, 53, 16, 0.875), (11, 9, 16, 0.875), (300, 7, 24, 0.875), (19, 40, 16, 1.0), (224, 224, 224, 0.875), (640, 480, 224, 0.875), (97, 64, 8, 0.875), (3, 90, 16, 0.875)];
+        for &(w, h, size, crop_pct) in &cases {
             let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 131 + i / 7) % 256) as u8).collect();
             let rgba: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[0], p[1], p[2], 255 - p[0]]).collect();
             for interp in [Interpolation::Bilinear, Interpolation::Bicubic] {

@@ -162,6 +162,14 @@ impl Classifier {
         Ok(self.network.profile(&input, size, size, &mut self.scratch, now))
     }
 
+    /// The stage trace of one forward pass at `size` x `size` on `synthetic_input`
+    /// ([`network::Network::trace_stages`]; run a pass first so that it is warm).
+    pub fn trace_stages(&mut self, size: usize, clock: fn() -> f64) -> Result<kernels::parallel::trace::Pass> {
+        let input = synthetic_input(size);
+        self.network.try_reserve(&mut self.scratch, size, size)?;
+        Ok(self.network.trace_stages(&input, size, size, &mut self.scratch, clock))
+    }
+
     /// timm preprocessing + forward on RGB (3) or RGBA (4) pixels of any size.
     pub fn classify_pixels(&mut self, pixels: &[u8], width: usize, height: usize, channels: usize) -> Result<Prediction> {
         let input = preprocess::preprocess(&self.config.preprocess, pixels, width, height, channels)?;

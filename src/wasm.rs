@@ -289,4 +289,14 @@ impl DebugHooks {
         let steps = engine.clf.profile(size, || TIME_ORIGIN.with(|o| *o) + performance_now()).map_err(js_error)?;
         Ok(serde_json::to_string(&steps).unwrap_or_default())
     }
+
+    /// The stage trace of one forward pass on a synthetic input (`Classifier::trace_stages`):
+    /// JSON {team, call, returned, truncated, stages: [{step, tasks, done, members: [{arrive,
+    /// leave, exit, tasks, busy}]}]}, ms from the call (empty stages when it ran alone).
+    #[wasm_bindgen(js_name = traceStages)]
+    pub fn trace_stages(engine: &mut Engine) -> Result<String, JsValue> {
+        let size = engine.clf.input_size();
+        let pass = engine.clf.trace_stages(size, || TIME_ORIGIN.with(|o| *o) + performance_now()).map_err(js_error)?;
+        Ok(serde_json::to_string(&pass).unwrap_or_default())
+    }
 }

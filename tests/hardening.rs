@@ -444,3 +444,53 @@ fn profile_keeps_step_times_when_a_team_member_joins_late() {
     }
     panic!("no pass ran as a team with a late member");
 }
+
+/// The stage trace of a 2-thread pass accounts for every task once, tags every stage with its
+/// step (every step runs at least one stage, in order), and its times are consistent: a stage
+/// is done after each member that ran its tasks arrived, one member ran its last task, and the
+/// call returned after the last stage was done.
+#[cfg(not(target_family = "wasm"))] // no threads under WASI
+#[test]
+fn stage_trace_accounts_for_every_task() {
+    use mobilenetv3_wasm::kernels::parallel::trace::Exit;
+    fn clock() -> f64 {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        T0.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
+    }
+    let mut clf = Classifier::new(&weights(), ModelConfig::for_architecture(ARCH).unwrap()).unwrap();
+    let size = clf.input_size();
+    let steps = clf.profile(size, clock).unwrap().len();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    // Retried while another test's team runs (the pass then goes solo and has no stages).
+    for _ in 0..200 {
+        let pass = pool.install(|| clf.trace_stages(size, clock)).unwrap();
+        if pass.team != 2 {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        assert!(!pass.truncated && !pass.stages.is_empty());
+        let mut seen = vec![false; steps];
+        let mut last_step = 0;
+        for (k, s) in pass.stages.iter().enumerate() {
+            assert!(s.step < steps && s.step >= last_step, "stage {k}: step {} after {last_step}", s.step);
+            last_step = s.step;
+            seen[s.step] = true;
+            assert_eq!(s.members.len(), 2);
+            assert_eq!(s.members.iter().map(|m| m.tasks as usize).sum::<usize>(), s.tasks, "stage {k}: {s:?}");
+            if s.tasks > 0 {
+                assert_eq!(s.members.iter().filter(|m| m.exit == Exit::Finished).count(), 1, "stage {k}: {s:?}");
+            }
+            for m in &s.members {
+                assert!(m.exit != Exit::Absent && m.leave >= m.arrive && m.busy >= 0.0, "stage {k}: {s:?}");
+                if m.tasks > 0 {
+                    assert!(s.done >= m.arrive && m.leave >= s.done, "stage {k}: {s:?}");
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "steps without a stage: {seen:?}");
+        let last = pass.stages.last().unwrap();
+        assert!(pass.returned >= last.done, "returned {} before the last stage was done {}", pass.returned, last.done);
+        return;
+    }
+    panic!("no pass ran as a team of 2");
+}

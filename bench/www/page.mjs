@@ -146,6 +146,10 @@ window.bench = {
     return handles.get(handle).call('profile', { reps });
   },
 
+  async stages(handle, reps) {
+    return handles.get(handle).call('stages', { reps });
+  },
+
   stop(handle) {
     const peer = handles.get(handle);
     if (peer) peer.terminate();

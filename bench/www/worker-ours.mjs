@@ -1,6 +1,7 @@
 // Contender: our engine (a build of js/builds.js, e.g. js/wasm/threaded-relaxed; wasm-bindgen --target web).
 // init {build, threads, model} -> info; preprocess {width, height, rgba} -> tensor;
-// infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][]
+// infer {tensor, size} -> logits; time {warmup, iters} -> times; profile {reps} -> rows[][];
+// stages {reps} -> stage traces (threaded build; bench/stages.mjs)
 // (the engine's image path for the preprocessing; its DebugHooks to set and read the input tensor)
 // The threaded build's pool workers come from the page (init's poolPorts), as in the npm package.
 
@@ -63,6 +64,11 @@ const handlers = {
   profile({ reps }) {
     const runs = [];
     for (let i = 0; i < reps; i++) runs.push(JSON.parse(glue.DebugHooks.profile(engine)));
+    return runs;
+  },
+  stages({ reps }) {
+    const runs = [];
+    for (let i = 0; i < reps; i++) runs.push(JSON.parse(glue.DebugHooks.traceStages(engine)));
     return runs;
   },
 };

@@ -70,6 +70,8 @@ pub struct TeamSync {
     sleepers: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
+    /// This team run is the one being traced.
+    traced: bool,
 }
 
 impl TeamSync {
@@ -81,6 +83,7 @@ impl TeamSync {
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             wake: Condvar::new(),
+            traced: false,
         }
     }
 
@@ -94,11 +97,11 @@ impl TeamSync {
         }
     }
 
-    /// Wait until stage `seq` is complete.
-    fn wait_past(&self, seq: u64) {
+    /// Wait until stage `seq` is complete (true: it blocked).
+    fn wait_past(&self, seq: u64) -> bool {
         for _ in 0..SPIN_LIMIT {
             if unpack(self.state.load(Acquire)).0 != seq {
-                return;
+                return false;
             }
             core::hint::spin_loop();
         }
@@ -109,6 +112,7 @@ impl TeamSync {
         }
         drop(g);
         self.sleepers.fetch_sub(1, SeqCst);
+        true
     }
 }
 
@@ -133,6 +137,11 @@ impl<'a> Team<'a> {
         Team { index, size: sync.size, sync: Some(sync), seq: Cell::new(0) }
     }
 
+    /// Stages this member has entered so far (the same count on every member between stages).
+    pub fn stages_begun(&self) -> u64 {
+        self.seq.get()
+    }
+
     /// Run tasks `0..n` across the team; returns when all of them have finished, so the next
     /// stage may read what this one wrote. Every member must call `stage` with the same `n`, in
     /// the same order.
@@ -145,10 +154,18 @@ impl<'a> Team<'a> {
         let seq = self.seq.get();
         self.seq.set(seq + 1);
         let from_front = self.index % 2 == 0;
+        let traced = sync.traced;
+        let me = trace::Member { seq, index: self.index };
+        if traced {
+            trace::arrive(me, n);
+        }
         loop {
             let cur = sync.state.load(Acquire);
             let (s, lo, hi) = unpack(cur);
             if s != seq {
+                if traced {
+                    trace::leave(me, trace::Exit::Skipped);
+                }
                 return; // finished by the others while this member was elsewhere
             }
             if hi == UNSET {
@@ -158,18 +175,216 @@ impl<'a> Team<'a> {
                 continue;
             }
             if lo == hi {
-                sync.wait_past(seq); // everything claimed; some tasks still running
+                let blocked = sync.wait_past(seq); // everything claimed; some tasks still running
+                if traced {
+                    trace::leave(me, if blocked { trace::Exit::Blocked } else { trace::Exit::Spun });
+                }
                 return;
             }
             let (claimed, task) = if from_front { (pack(seq, lo + 1, hi), lo) } else { (pack(seq, lo, hi - 1), hi - 1) };
             if sync.state.compare_exchange_weak(cur, claimed, AcqRel, Relaxed).is_ok() {
+                let t0 = if traced { trace::now() } else { 0.0 };
                 f(task as usize);
+                let t1 = if traced { trace::task_done(me, t0) } else { 0.0 };
                 if sync.done.fetch_add(1, AcqRel) + 1 == n {
                     sync.advance(seq);
+                    if traced {
+                        trace::finished(me, t1);
+                    }
                     return;
                 }
             }
         }
+    }
+}
+
+/// Stage trace: when each member reached and left each stage of one team run, how it left, and
+/// how long its tasks took. A diagnostic (`Network::trace_stages`): `start` arms it for the next
+/// team run, which records into static slots (each written by one member only).
+pub mod trace {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+    /// Stages and members recorded (later ones are dropped, and the trace says so).
+    pub const MAX_STAGES: usize = 512;
+    pub const MAX_MEMBERS: usize = 4;
+
+    /// How a member left a stage.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Exit {
+        /// Never reached it (the pass ended first).
+        #[default]
+        Absent,
+        /// Finished the stage's last task.
+        Finished,
+        /// Found every task claimed and spun until the last one finished.
+        Spun,
+        /// As `Spun`, but out of spins: blocked and was woken.
+        Blocked,
+        /// Arrived after the others had finished the stage.
+        Skipped,
+    }
+
+    const EXITS: [Exit; 5] = [Exit::Absent, Exit::Finished, Exit::Spun, Exit::Blocked, Exit::Skipped];
+
+    /// One member in one stage (ms on the trace's clock, relative to the pass's call).
+    #[derive(Clone, Debug, Default, serde::Serialize)]
+    pub struct MemberStage {
+        pub arrive: f64,
+        pub leave: f64,
+        pub exit: Exit,
+        pub tasks: u32,
+        /// Time inside its tasks.
+        pub busy: f64,
+    }
+
+    /// One stage of a team run.
+    #[derive(Clone, Debug, serde::Serialize)]
+    pub struct Stage {
+        /// Index of the forward-pass step the stage belongs to (set by the network).
+        pub step: usize,
+        pub tasks: usize,
+        /// When the last task finished.
+        pub done: f64,
+        pub members: Vec<MemberStage>,
+    }
+
+    /// One traced team run.
+    #[derive(Clone, Debug, serde::Serialize)]
+    pub struct Pass {
+        pub team: usize,
+        /// The caller's clock when it started the team, and when the team run returned to it
+        /// (every other time is relative to the start).
+        pub call: f64,
+        pub returned: f64,
+        pub stages: Vec<Stage>,
+        /// Stages beyond MAX_STAGES were not recorded.
+        pub truncated: bool,
+    }
+
+    #[derive(Clone, Copy)]
+    pub(super) struct Member {
+        pub seq: u64,
+        pub index: usize,
+    }
+
+    const PER_MEMBER: usize = 5; // arrive, leave, exit, tasks, busy
+    const FIELDS: usize = 2 + MAX_MEMBERS * PER_MEMBER; // tasks, done, members
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static CLOCK: AtomicU64 = AtomicU64::new(0);
+    static TEAM: AtomicU64 = AtomicU64::new(0);
+    static CALL: AtomicU64 = AtomicU64::new(0);
+    static RETURNED: AtomicU64 = AtomicU64::new(0);
+    static STAGES: AtomicU64 = AtomicU64::new(0);
+    #[allow(clippy::declare_interior_mutable_const)]
+    const ZERO: AtomicU64 = AtomicU64::new(0);
+    static SLOTS: [AtomicU64; MAX_STAGES * FIELDS] = [ZERO; MAX_STAGES * FIELDS];
+
+    /// True for the first team run after `start` (the one traced).
+    pub(super) fn take() -> bool {
+        ARMED.swap(false, Relaxed)
+    }
+
+    pub(super) fn now() -> f64 {
+        let f = CLOCK.load(Relaxed) as usize;
+        if f == 0 {
+            return 0.0;
+        }
+        // SAFETY: CLOCK only ever holds 0 or a `fn() -> f64` stored by `start`.
+        let clock: fn() -> f64 = unsafe { std::mem::transmute::<usize, fn() -> f64>(f) };
+        clock()
+    }
+
+    fn put(i: usize, v: f64) {
+        SLOTS[i].store(v.to_bits(), Relaxed);
+    }
+
+    fn get(i: usize) -> f64 {
+        f64::from_bits(SLOTS[i].load(Relaxed))
+    }
+
+    fn member_slot(m: Member, field: usize) -> Option<usize> {
+        let seq = m.seq as usize;
+        if seq >= MAX_STAGES || m.index >= MAX_MEMBERS {
+            return None;
+        }
+        STAGES.fetch_max(m.seq + 1, Relaxed);
+        Some(seq * FIELDS + 2 + m.index * PER_MEMBER + field)
+    }
+
+    pub(super) fn arrive(m: Member, tasks: usize) {
+        if let Some(i) = member_slot(m, 0) {
+            put(i, now());
+            put(m.seq as usize * FIELDS, tasks as f64);
+        }
+    }
+
+    pub(super) fn leave(m: Member, exit: Exit) {
+        if let Some(i) = member_slot(m, 1) {
+            put(i, now());
+            put(i + 1, EXITS.iter().position(|&e| e == exit).unwrap_or(0) as f64);
+        }
+    }
+
+    /// A task started at `t0` has ended; returns the time.
+    pub(super) fn task_done(m: Member, t0: f64) -> f64 {
+        let t1 = now();
+        if let Some(i) = member_slot(m, 3) {
+            put(i, get(i) + 1.0);
+            put(i + 1, get(i + 1) + (t1 - t0));
+        }
+        t1
+    }
+
+    /// The member ran the stage's last task, which ended at `t1`.
+    pub(super) fn finished(m: Member, t1: f64) {
+        if (m.seq as usize) < MAX_STAGES {
+            put(m.seq as usize * FIELDS + 1, t1);
+        }
+        leave(m, Exit::Finished);
+    }
+
+    pub(super) fn call(team: usize) {
+        TEAM.store(team as u64, Relaxed);
+        CALL.store(now().to_bits(), Relaxed);
+    }
+
+    pub(super) fn returned() {
+        RETURNED.store(now().to_bits(), Relaxed);
+    }
+
+    /// Trace the next team run, reading `clock` (ms; one origin on every thread).
+    pub fn start(clock: fn() -> f64) {
+        for s in SLOTS.iter() {
+            s.store(0, Relaxed);
+        }
+        for s in [&TEAM, &CALL, &RETURNED, &STAGES] {
+            s.store(0, Relaxed);
+        }
+        CLOCK.store(clock as usize as u64, Relaxed);
+        ARMED.store(true, Relaxed);
+    }
+
+    /// The traced team run's records (none when no team ran since `start`).
+    pub fn stop() -> Pass {
+        ARMED.store(false, Relaxed);
+        let call = f64::from_bits(CALL.load(Relaxed));
+        let team = TEAM.load(Relaxed) as usize;
+        let rel = |t: f64| if t == 0.0 { 0.0 } else { t - call };
+        let n = STAGES.load(Relaxed) as usize;
+        let stages = (0..n.min(MAX_STAGES))
+            .map(|k| {
+                let b = k * FIELDS;
+                let members = (0..team.min(MAX_MEMBERS))
+                    .map(|m| {
+                        let o = b + 2 + m * PER_MEMBER;
+                        MemberStage { arrive: rel(get(o)), leave: rel(get(o + 1)), exit: EXITS[get(o + 2) as usize], tasks: get(o + 3) as u32, busy: get(o + 4) }
+                    })
+                    .collect();
+                Stage { step: 0, tasks: get(b) as usize, done: rel(get(b + 1)), members }
+            })
+            .collect();
+        Pass { team, call, returned: rel(f64::from_bits(RETURNED.load(Relaxed))), stages, truncated: n > MAX_STAGES }
     }
 }
 
@@ -189,13 +404,20 @@ pub fn with_team(f: impl Fn(&Team) + Sync) -> usize {
         }
     }
     let _done = Done;
-    let sync = TeamSync::new(threads);
+    let traced = trace::take();
+    let sync = TeamSync { traced, ..TeamSync::new(threads) };
+    if traced {
+        trace::call(threads);
+    }
     // Pool threads beyond the team limit return at once.
     rayon::broadcast(|ctx| {
         if ctx.index() < threads {
             f(&Team::member(ctx.index(), &sync))
         }
     });
+    if traced {
+        trace::returned();
+    }
     threads
 }
 

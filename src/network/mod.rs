@@ -5,7 +5,7 @@
 use crate::kernels::attention::{self, attention, AttnDims};
 use crate::kernels::conv2d::{conv2d, pack_conv2d, padded_len};
 use crate::kernels::depthwise::{depthwise, zeros_len, PackedDepthwise};
-use crate::kernels::parallel::{with_team, Out, Team};
+use crate::kernels::parallel::{trace, with_team, Out, Team};
 use crate::kernels::pointwise::{pointwise, PackedPointwise};
 use crate::kernels::pool::avg_pool2;
 use crate::kernels::Act;
@@ -208,7 +208,7 @@ impl Network {
     /// Forward pass on an `h` x `w` x 3 NHWC input (already normalized). Results are left in
     /// `scratch.buf(Buf::Logits)` and `scratch.buf(Buf::Embedding)`.
     pub fn forward(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch) {
-        self.forward_with(input, h, w, scratch, None::<fn(Option<usize>)>);
+        self.forward_with(input, h, w, scratch, None::<fn(Option<usize>, &Team)>);
     }
 
     /// Per-step timing of one forward pass; `now` is a clock in milliseconds, called by every
@@ -227,7 +227,7 @@ impl Network {
             h,
             w,
             scratch,
-            Some(|step: Option<usize>| {
+            Some(|step: Option<usize>, _: &Team| {
                 // The clock is never negative, and non-negative f64s order as their bits do.
                 let t = now().max(0.0);
                 slots[step.map_or(0, |i| i + 1)].fetch_min(t.to_bits(), Relaxed);
@@ -243,9 +243,36 @@ impl Network {
             .collect()
     }
 
-    /// Forward pass calling `after(None)` when a member starts and `after(Some(i))` when it
-    /// leaves step `i` (on every team member, concurrently).
-    fn forward_with(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, after: Option<impl Fn(Option<usize>) + Sync>) {
+    /// The stage trace of one forward pass ([`trace`](crate::kernels::parallel::trace)): when
+    /// each team member reached and left each stage, how it waited, its time in tasks; each
+    /// stage tagged with its step. `clock` is in milliseconds, one origin on every thread. Empty
+    /// when the pass ran alone. Not reentrant: one traced pass at a time per process.
+    pub fn trace_stages(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, clock: fn() -> f64) -> trace::Pass {
+        // Stages begun when each step ends (every member counts alike).
+        let ends: Vec<AtomicU64> = (0..self.ops.steps.len()).map(|_| AtomicU64::new(0)).collect();
+        trace::start(clock);
+        self.forward_with(
+            input,
+            h,
+            w,
+            scratch,
+            Some(|step: Option<usize>, team: &Team| {
+                if let Some(i) = step {
+                    ends[i].store(team.stages_begun(), Relaxed);
+                }
+            }),
+        );
+        let mut pass = trace::stop();
+        let ends: Vec<u64> = ends.iter().map(|e| e.load(Relaxed)).collect();
+        for (k, stage) in pass.stages.iter_mut().enumerate() {
+            stage.step = ends.partition_point(|&e| e <= k as u64);
+        }
+        pass
+    }
+
+    /// Forward pass calling `after(None, team)` when a member starts and `after(Some(i), team)`
+    /// when it leaves step `i` (on every team member, concurrently).
+    fn forward_with(&self, input: &[f32], h: usize, w: usize, scratch: &mut Scratch, after: Option<impl Fn(Option<usize>, &Team) + Sync>) {
         assert_eq!(input.len(), h * w * 3, "forward: input must be h*w*3 floats");
         self.reserve(scratch, h, w);
         let mut bufs = [Out::new(&mut []); Buf::COUNT];
@@ -264,7 +291,7 @@ impl Network {
         scratch.team_size = with_team(|team| {
             let mut report = |step: Option<usize>| {
                 if let Some(a) = &after {
-                    a(step);
+                    a(step, team);
                 }
             };
             // SAFETY: the arena buffers are sized by `reserve` and stay alive (borrowed from

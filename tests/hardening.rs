@@ -420,7 +420,8 @@ fn profile_keeps_step_times_when_a_team_member_joins_late() {
     let clock = Instant::now();
     let now = move || clock.elapsed().as_secs_f64() * 1e3;
     let solo = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let alone: f64 = solo.install(|| clf.profile(size, now)).unwrap().iter().map(|s| s.ms).sum();
+    // The fastest of a few solo passes: one slowed by other load made the bound below fail.
+    let alone = (0..5).map(|_| solo.install(|| clf.profile(size, now)).unwrap().iter().map(|s| s.ms).sum::<f64>()).fold(f64::INFINITY, f64::min);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     // Retried until the pass ran as a team of 2 with member 0 late (only one team runs per
     // process, and rayon may give the pass to the sleeping thread once it wakes).

@@ -352,6 +352,9 @@ async function main() {
     return `/${relative(ROOT, p)}`;
   };
   const results = { options: { ...o }, engines: {}, native: {}, otherLoad: {} };
+  // Let the tail of our own build (cargo, wasm-opt) and the server start settle first, so the
+  // sample sees other processes, not ours.
+  await new Promise((r) => setTimeout(r, 3000));
   results.otherLoad.before = await otherLoad();
   log(`[bench] other load before the run: ${results.otherLoad.before == null ? '?' : results.otherLoad.before.toFixed(2)} of ${cpus().length} cores busy`);
   try {

@@ -95,6 +95,8 @@ try {
       line('start: call -> last member in', totals.second);
       line('end: last task done -> caller back', totals.ret);
       const n = teams.length;
+      const exits = (key) => per.reduce((a, p) => a + p[key], 0) / n;
+      console.log(`  member exits per pass: spun ${exits('spun').toFixed(1)}, blocked ${exits('blocked').toFixed(1)} (wake-up median ${f(median(per.flatMap((p) => p.wake)))} ms), skipped ${exits('skipped').toFixed(1)}, of ${per.length} stages`);
       const rows = per.map((p, k) => ({ k, ...p, lossMed: median(p.loss) }));
       const shown = all ? rows : [...rows].sort((a, b) => b.lossMed - a.lossMed).slice(0, 25).sort((a, b) => a.k - b.k);
       console.log(`  ${all ? 'every stage' : 'the 25 stages with the largest median loss'} (medians over ${n} passes; spun/blocked/skipped: member exits in all passes):`);

@@ -11,7 +11,7 @@
 // seeded mobilenetv3_large_100 (bench/cache, made by `node bench/run.mjs` once).
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { launchEngine } from '../tests/browser/lib/engines.mjs';
+import { cachedModel, median, openBenchPage } from './page-setup.mjs';
 import { startServer } from './server.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -44,20 +44,13 @@ for (const [k, d] of Object.entries(dirs)) {
 const srv = await startServer({
   '/bench/': join(ROOT, 'bench'), '/js/wasm/': snap, '/js/': join(ROOT, 'js'), '/photo/': resolve(photo, '..'),
 });
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const f = (x) => x.toFixed(3);
 try {
   for (const engine of engines) {
-    const browser = await launchEngine(engine, { sharedArrayBuffer: true });
+    const spec = cachedModel(model);
+    const { browser, page, env } = await openBenchPage(engine, srv, spec);
     try {
-      const page = await browser.open(`${srv.url}/bench/www/index.html`, { timeout: 60000 });
-      const env = await page.evaluate(() => window.bench.env());
       const build = env.relaxedSimd ? `${flavour}-relaxed` : flavour;
-      const spec = { name: model, arch: model, weightsUrl: `/bench/cache/${model}.safetensors`, configUrl: `/bench/cache/${model}.config.json` };
-      await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: '/photo/koala.jpg' });
       const h = {};
       for (const k of ['a', 'b']) {
         const s = await page.evaluate((sp) => window.bench.start(sp), { engine: 'ours', build: `${build}-${k}`, threads, model: spec });

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { launchEngine } from '../tests/browser/lib/engines.mjs';
+import { cachedModel, median, openBenchPage } from './page-setup.mjs';
 import { startServer } from './server.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -31,21 +31,14 @@ for (const f of [`${model}.safetensors`, `${model}.config.json`]) {
 }
 const photo = resolve(ROOT, '..', 'shared', 'photos', 'koala.jpg');
 const srv = await startServer({ '/bench/': join(ROOT, 'bench'), '/js/wasm/': dir, '/js/': join(ROOT, 'js'), '/photo/': resolve(photo, '..') });
-const median = (a) => {
-  const s = a.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const f = (x, w = 7, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(w);
 
 try {
   for (const engine of engines) {
-    const browser = await launchEngine(engine, { sharedArrayBuffer: true });
+    const spec = cachedModel(model);
+    const { browser, page, env } = await openBenchPage(engine, srv, spec);
     try {
-      const page = await browser.open(`${srv.url}/bench/www/index.html`, { timeout: 60000 });
-      const env = await page.evaluate(() => window.bench.env());
       const build = env.relaxedSimd ? 'threaded-relaxed' : 'threaded';
-      const spec = { name: model, arch: model, weightsUrl: `/bench/cache/${model}.safetensors`, configUrl: `/bench/cache/${model}.config.json` };
-      await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: '/photo/koala.jpg' });
       const { handle } = await page.evaluate((sp) => window.bench.start(sp), { engine: 'ours', build, threads, model: spec });
       await page.evaluate((h) => window.bench.time(h, 3, 5), handle);
       const steps = (await page.evaluate((h) => window.bench.profile(h, 1), handle))[0];

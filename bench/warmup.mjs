@@ -10,7 +10,7 @@
 // Model and LiteRT.js files: those of `node bench/run.mjs` (bench/cache), made by running it once.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { launchEngine } from '../tests/browser/lib/engines.mjs';
+import { cachedModel, median, openBenchPage } from './page-setup.mjs';
 import { startServer } from './server.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -32,25 +32,15 @@ const srv = await startServer({
   '/node_modules/@litertjs/': join(ROOT, 'node_modules', '@litertjs'),
   '/photo/': resolve(ROOT, '..', 'shared', 'photos'),
 });
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 // Runnable threads right now (the 4th field of /proc/loadavg, "running/total"), minus this sampler.
 const runnable = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[3].split('/')[0]) - 1;
 
 try {
   for (const engine of engines) {
-    const browser = await launchEngine(engine, { sharedArrayBuffer: true });
+    const spec = cachedModel(model);
+    const { browser, page, env } = await openBenchPage(engine, srv, spec);
     try {
-      const page = await browser.open(`${srv.url}/bench/www/index.html`, { timeout: 60000 });
-      const env = await page.evaluate(() => window.bench.env());
       const build = env.relaxedSimd ? 'single-relaxed' : 'single';
-      const spec = {
-        name: model, arch: model, weightsUrl: `/bench/cache/${model}.safetensors`,
-        configUrl: `/bench/cache/${model}.config.json`, tfliteUrl: `/bench/cache/${model}.tflite`,
-      };
-      await page.evaluate((a) => window.bench.prepare(a.spec, a.photo), { spec, photo: '/photo/koala.jpg' });
       const peer = (await page.evaluate((sp) => window.bench.start(sp), { engine: 'litert', threads: 1, model: spec })).handle;
       await page.evaluate((h) => window.bench.time(h, 30, 1), peer);
       const pass = async (h) => (await page.evaluate((x) => window.bench.time(x, 0, 1), h)).times[0];

@@ -29,6 +29,7 @@
 //   --no-native         skip the native comparison
 //   --profile-reps N    profiled forward passes for the per-layer breakdown (default 20)
 //   --verbose           echo the page's console
+//   --report-from FILE  run nothing: write the report again from a saved run (bench/cache/last-run.json)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -80,6 +81,7 @@ function parseArgs(argv) {
       case '--engines': o.engines = val().split(','); break;
       case '--no-busy': o.busy = false; break;
       case '--verbose': o.verbose = true; break;
+      case '--report-from': o.reportFrom = resolve(val()); break;
       case '-h': case '--help':
         console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1).filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
         process.exit(0);
@@ -259,6 +261,13 @@ function startSpinner(seconds) {
 // ---------------------------------------------------------------- main
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.reportFrom) {
+    // The report's format changed, not the measurements: no need to measure again.
+    const md = report(JSON.parse(readFileSync(o.reportFrom, 'utf8')));
+    if (o.out) writeFileSync(o.out, md);
+    log(`[bench] report from ${o.reportFrom}${o.out ? ` written to ${relative(ROOT, o.out)}` : ''}`);
+    return;
+  }
   const startedAt = new Date();
   const load0 = loadavg();
   const missingWasm = BUILDS.filter((b) => !existsSync(join(ROOT, 'js', 'wasm', b.name, 'mobilenetv3_bg.wasm')));
@@ -759,7 +768,10 @@ function report(r) {
   if (c && c.roofline.fma[1] && c.models.mobilenetv3_large_100) {
     const g = get('chromium');
     const macs = g.c['ours-1'] && g.c['ours-1'].info ? g.c['ours-1'].info.macs : null;
-    if (macs && g.med('ours-1')) T.push(['Chromium: ours (relaxed-SIMD build) % of the relaxed-FMA peak, 1 thread', pct(macs / g.med('ours-1') / 1e6 / c.roofline.fma[1].max), '≥ 50%']);
+    if (macs && g.med('ours-1')) {
+      const share = macs / g.med('ours-1') / 1e6 / c.roofline.fma[1].max;
+      T.push(['Chromium: ours (relaxed-SIMD build) % of the relaxed-FMA peak, 1 thread', `${pct(share)} ${share >= 0.5 ? 'met' : '**missed**'}`, '≥ 50%']);
+    }
   }
   const co = c && c.callOverhead && c.callOverhead.find((x) => !x.error && x.threads === 1);
   if (co) {

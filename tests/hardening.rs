@@ -237,7 +237,12 @@ fn bad_tensors_and_sizes_given_to_forward() {
     let mut input = vec![0.1f32; 32 * 32 * 3];
     assert!(clf.forward(&input, 32).is_ok());
     input[5] = f32::NAN;
-    assert!(matches!(clf.forward(&input, 32), Err(Error::InvalidInput(m)) if m.contains("finite")));
+    assert!(matches!(clf.forward(&input, 32), Err(Error::InvalidInput(m)) if m.contains("finite") && m.contains("index 5")));
+    // The check runs in chunks: a non-finite value in the last chunk is found, at its index.
+    input[5] = 0.1;
+    let last = input.len() - 1;
+    input[last] = f32::NEG_INFINITY;
+    assert!(matches!(clf.forward(&input, 32), Err(Error::InvalidInput(m)) if m.contains("-inf") && m.contains(&format!("index {last}"))));
     assert!(matches!(clf.forward(&[], 0), Err(Error::InvalidInput(_))));
     assert!(matches!(clf.forward(&[0.0; 12], 100_000), Err(Error::InvalidInput(_))));
 }

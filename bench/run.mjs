@@ -2,7 +2,8 @@
 // Side-by-side benchmark: our engine vs LiteRT.js vs ONNX Runtime Web vs TensorFlow.js (wasm
 // backend), same model, same weights, same input tensor, in Chromium, Firefox and WebKit, one
 // after the other in the same run (tests/browser/lib/engines.mjs drives them); the 2-thread
-// contenders once more while a background process keeps one core busy; plus the SIMD128 and
+// contenders and our and LiteRT.js's 1-thread ones once more while a background process keeps
+// one core busy; plus the SIMD128 and
 // relaxed-SIMD FMA rooflines, our per-layer breakdown, and the native reference (our CLI vs
 // onnxruntime CPU).
 //
@@ -22,7 +23,7 @@
 //   --only LIST         contenders to run: ours,litert,ort,tfjs (default all); `overhead` alone
 //                       runs only our whole-call overhead pass (no rooflines, contenders, native)
 //   --engines LIST      browsers: chromium,firefox,webkit (default: all three; env ENGINES too)
-//   --no-busy           skip the busy-core pass (2-thread contenders beside a spinning process)
+//   --no-busy           skip the busy-core pass (contenders beside a spinning process)
 //   --photo FILE        the real photo of the correctness gate (default ../shared/photos/koala.jpg)
 //   --shared DIR        the shared folder with weights/ and photos/ (default ../shared)
 //   --out FILE          where to write the report (default BENCHMARKS.md; --no-write: nowhere)
@@ -222,11 +223,11 @@ function machine() {
 // browser through js/builds.js (the relaxed-SIMD flavour where the browser has relaxed SIMD), as
 // the npm package does; `isa: 'simd128'` pins the SIMD128 build (the FMA A/B).
 const CONTENDERS = [
-  { id: 'ours-1', engine: 'ours', build: 'single', threads: 1, label: 'ours, single build', t: 1 },
+  { id: 'ours-1', engine: 'ours', build: 'single', threads: 1, label: 'ours, single build', t: 1, busy: true },
   { id: 'ours-1-simd128', engine: 'ours', build: 'single', isa: 'simd128', threads: 1, label: 'ours, single build, SIMD128 (no FMA)', t: null, relaxedOnly: true },
   { id: 'ours-2', engine: 'ours', build: 'threaded', threads: 2, label: 'ours, threaded build, 2 threads', t: 2, busy: true },
   { id: 'ours-auto', engine: 'ours', build: 'threaded', threads: 'auto', label: "ours, threads 'auto'", t: 'auto' },
-  { id: 'litert-1', engine: 'litert', threads: 1, label: 'LiteRT.js 2.5, wasm (XNNPACK), 1 thread', t: 1 },
+  { id: 'litert-1', engine: 'litert', threads: 1, label: 'LiteRT.js 2.5, wasm (XNNPACK), 1 thread', t: 1, busy: true },
   { id: 'litert-2', engine: 'litert', threads: 2, label: 'LiteRT.js 2.5, wasm (XNNPACK), 2 threads', t: 2, busy: true, relaxedOnly: true },
   { id: 'ort-1', engine: 'ort', threads: 1, label: 'ONNX Runtime Web 1.30, wasm EP, 1 thread', t: 1 },
   { id: 'ort-2', engine: 'ort', threads: 2, label: 'ONNX Runtime Web 1.30, wasm EP, 2 threads', t: 2, busy: true },
@@ -732,7 +733,7 @@ function report(r) {
     L.push('|---|---|---:|' + PEERS.map(() => '---:|---:').join('|') + '|');
     for (const [name, mr] of Object.entries(er.models)) {
       const { med } = ratiosOf(mr);
-      for (const [label, suffix, t] of [['1', '-1', 1], ['2', '-2', 2], ['2, one core busy', '-2-busy', 2]]) {
+      for (const [label, suffix, t] of [['1', '-1', 1], ['2', '-2', 2], ['1, one core busy', '-1-busy', 1], ['2, one core busy', '-2-busy', 2]]) {
         const ours = med(`ours${suffix}`);
         if (ours == null && PEERS.every(([p]) => med(`${p}${suffix}`) == null)) continue;
         const cells = PEERS.map(([p]) => {
@@ -749,40 +750,55 @@ function report(r) {
     L.push('');
   }
 
-  // The targets of issue 8, on mobilenetv3_large_100.
+  // The targets of issue 8, on mobilenetv3_large_100. For a ratio to LiteRT.js, "needs": the
+  // time ours would have to take, as a share of the engine's measured FMA peak (1 or 2 cores), at
+  // LiteRT.js's median and at its fastest pass; above ~80% (our best isolated 1x1 GEMM) or 100%
+  // (the roofline) the goal is out of reach on this machine.
   const T = [];
   const get = (e) => r.engines[e] && r.engines[e].models.mobilenetv3_large_100 && ratiosOf(r.engines[e].models.mobilenetv3_large_100);
   const mark = (v, ok) => (v == null ? '—' : `${f(v)} ${ok(v) ? 'met' : '**missed**'}`);
+  const needs = (e, g, peer, goal, threads) => {
+    const rf = r.engines[e].roofline;
+    const peak = r.engines[e].env.relaxedSimd && rf.fma[threads] ? rf.fma[threads].max : rf.simd128[threads] && rf.simd128[threads].max;
+    const macs = ['ours-1', 'ours-2'].map((id) => g.c[id] && g.c[id].info && g.c[id].info.macs).find(Boolean);
+    const st = g.c[peer] && g.c[peer].stats;
+    if (!peak || !macs || !st) return '—';
+    const share = (ms) => pct(macs / (goal * ms) / 1e6 / peak);
+    return `≤ ${f(goal * st.median)} ms: ${share(st.median)} of the ${threads}-core peak (${share(st.min)} at LiteRT.js's fastest pass)`;
+  };
   for (const e of ['chromium', 'firefox']) {
     const g = get(e);
     if (!g) continue;
-    T.push([`${ENGINE_NAMES[e]}: ours / LiteRT.js, 1 thread`, mark(g.ratio('ours-1', 'litert-1'), (v) => v <= 0.6), '≤ 0.60']);
-    T.push([`${ENGINE_NAMES[e]}: ours / LiteRT.js, 2 threads`, mark(g.ratio('ours-2', 'litert-2'), (v) => v <= 0.6), '≤ 0.60']);
-    if (e === 'chromium') T.push([`${ENGINE_NAMES[e]}: ours 2-thread speedup`, mark(g.ratio('ours-1', 'ours-2'), (v) => v >= 1.8), '≥ 1.8']);
-    else T.push([`${ENGINE_NAMES[e]}: ours 2-thread / 1-thread time`, mark(g.ratio('ours-2', 'ours-1'), (v) => v <= 0.6), '≤ 0.60']);
-    T.push([`${ENGINE_NAMES[e]}, one core busy: ours / LiteRT.js, 2 threads`, mark(g.ratio('ours-2-busy', 'litert-2-busy'), (v) => v <= 0.75), '≤ 0.75']);
+    T.push([`${ENGINE_NAMES[e]}: ours / LiteRT.js, 1 thread`, mark(g.ratio('ours-1', 'litert-1'), (v) => v <= 0.6), '≤ 0.60', needs(e, g, 'litert-1', 0.6, 1)]);
+    T.push([`${ENGINE_NAMES[e]}: ours / LiteRT.js, 2 threads`, mark(g.ratio('ours-2', 'litert-2'), (v) => v <= 0.6), '≤ 0.60', needs(e, g, 'litert-2', 0.6, 2)]);
+    if (e === 'chromium') T.push([`${ENGINE_NAMES[e]}: ours 2-thread speedup`, mark(g.ratio('ours-1', 'ours-2'), (v) => v >= 1.8), '≥ 1.8', '']);
+    else T.push([`${ENGINE_NAMES[e]}: ours 2-thread / 1-thread time`, mark(g.ratio('ours-2', 'ours-1'), (v) => v <= 0.6), '≤ 0.60', '']);
+    T.push([`${ENGINE_NAMES[e]}, one core busy: ours / LiteRT.js, 2 threads`, mark(g.ratio('ours-2-busy', 'litert-2-busy'), (v) => v <= 0.75), '≤ 0.75', '']);
   }
   const w = get('webkit');
-  if (w) T.push(['WebKitGTK: ours / LiteRT.js, 1 thread', mark(w.ratio('ours-1', 'litert-1'), (v) => v <= 0.75), '≤ 0.75']);
+  if (w) T.push(['WebKitGTK: ours / LiteRT.js, 1 thread', mark(w.ratio('ours-1', 'litert-1'), (v) => v <= 0.75), '≤ 0.75', needs('webkit', w, 'litert-1', 0.75, 1)]);
   const c = r.engines.chromium;
   if (c && c.roofline.fma[1] && c.models.mobilenetv3_large_100) {
     const g = get('chromium');
     const macs = g.c['ours-1'] && g.c['ours-1'].info ? g.c['ours-1'].info.macs : null;
     if (macs && g.med('ours-1')) {
       const share = macs / g.med('ours-1') / 1e6 / c.roofline.fma[1].max;
-      T.push(['Chromium: ours (relaxed-SIMD build) % of the relaxed-FMA peak, 1 thread', `${pct(share)} ${share >= 0.5 ? 'met' : '**missed**'}`, '≥ 50%']);
+      const best = macs / g.c['ours-1'].stats.min / 1e6 / c.roofline.fma[1].max;
+      T.push(['Chromium: ours (relaxed-SIMD build) % of the relaxed-FMA peak, 1 thread', `${pct(share)} ${share >= 0.5 ? 'met' : '**missed**'}`, '≥ 50%', `at our fastest pass: ${pct(best)}`]);
     }
   }
   const co = c && c.callOverhead && c.callOverhead.find((x) => !x.error && x.threads === 1);
   if (co) {
-    if (co.classify224) T.push(['Chromium: classify() of a 224x224 ImageData, ms over inferenceMs (1 thread)', mark(co.classify224.overhead, (v) => v <= 1.0), '≤ 1.0']);
-    if (co.watch640) T.push(['Chromium: watch() of a 640x480 video, ms over inferenceMs (1 thread)', mark(co.watch640.overhead, (v) => v <= 2.0), '≤ 2.0']);
+    if (co.classify224) T.push(['Chromium: classify() of a 224x224 ImageData, ms over inferenceMs (1 thread)', mark(co.classify224.overhead, (v) => v <= 1.0), '≤ 1.0', '']);
+    if (co.watch640) T.push(['Chromium: watch() of a 640x480 video, ms over inferenceMs (1 thread)', mark(co.watch640.overhead, (v) => v <= 2.0), '≤ 2.0', '']);
   }
   if (T.length) {
     L.push('### Targets (issue 8; mobilenetv3_large_100)');
     L.push('');
-    L.push('| target | this run | goal |');
-    L.push('|---|---:|---|');
+    L.push('"What the goal needs": the time ours would have to take for the ratio goal, as a share of this engine\'s measured FMA peak (the roofline below: relaxed FMA where the browser has it), at LiteRT.js\'s median and at its fastest pass. Our best isolated 1x1 convolution kernel (`bench/kernels.mjs --pointwise`) reaches about 80% of the peak; depthwise, squeeze-excite and the classifier head (memory-bound) far less, so a goal needing more than about 70% of the peak for the whole network is out of reach with f32 arithmetic on this machine.');
+    L.push('');
+    L.push('| target | this run | goal | what the goal needs |');
+    L.push('|---|---:|---|---|');
     for (const t of T) L.push(`| ${t.join(' | ')} |`);
     L.push('');
   }

@@ -20,7 +20,23 @@ function describeCameraError(e) {
   return { title: 'The camera could not be started.', body: e && e.message ? e.message : String(e) };
 }
 
+/**
+ * video.play() on a camera stream, bounded: a camera that never sends a frame (held by another
+ * app, a broken driver) leaves play() pending forever, and the Start button disabled with it.
+ */
+function playWithin(video, ms) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(Object.assign(new Error(`no frame within ${ms / 1000} s`), { name: 'CameraTimeout' })), ms);
+    video.play().then(
+      () => { clearTimeout(timer); resolve(); },
+      (e) => { clearTimeout(timer); reject(e); },
+    );
+  });
+}
+
 class Camera extends EventTarget {
+  /** How long the first frame may take before the start is given up (tests lower it). */
+  frameTimeoutMs = 10000;
   stream = null;
   stopWatch = null;
   state = 'off'; // off | starting | on
@@ -93,10 +109,16 @@ class Camera extends EventTarget {
     });
     video.srcObject = stream;
     try {
-      await video.play();
+      await playWithin(video, this.frameTimeoutMs);
     } catch (e) {
       if (this.stream !== stream) return;
       this.stop();
+      if (e.name === 'CameraTimeout') {
+        return this.fail({
+          title: 'The camera sends no picture.',
+          body: `It started but no frame arrived within ${Math.round(this.frameTimeoutMs / 1000)} s. Another app may be holding it, or it needs reconnecting. Press Try again (or pick another camera, if there is one); images still work meanwhile.`,
+        });
+      }
       return this.fail({ title: 'The camera video would not play.', body: e.message });
     }
     this.setState('on');

@@ -17,8 +17,12 @@ function setupFooter() {
   });
 }
 
-// State for tests and the curious (read-only figures; not an API).
+// State for tests and the curious (read-only figures, and one test hook; not an API).
 window.__demo = {
+  /** Tests: how long a starting camera may go without a frame (default 10 s). */
+  setCameraFrameTimeout(ms) {
+    camera.frameTimeoutMs = ms;
+  },
   get model() {
     return { state: model.state, name: model.current && model.current.name, info: model.clf ? model.clf.info : null, error: model.error && { code: model.error.code, message: model.error.message } };
   },

@@ -513,6 +513,45 @@ test('errors in the page: camera denied, not an image, a drop without files; the
   }
 });
 
+test('camera: a camera that sends no frame -> a message after the timeout, the button usable, Try again recovers', async (t) => {
+  if (!requireShared(t)) return;
+  const browser = await launchWith(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
+  const { page, context, errors } = await openDemo(browser);
+  try {
+    // A stream whose play() never settles, as with a camera held elsewhere or a broken driver.
+    await page.evaluate(() => {
+      window.__realPlay = HTMLMediaElement.prototype.play;
+      HTMLMediaElement.prototype.play = () => new Promise(() => {});
+      window.__demo.setCameraFrameTimeout(1500);
+    });
+    await page.click('#cam-toggle');
+    assert.equal(await page.evaluate(() => window.__demo.camera.state), 'starting');
+    await page.waitForSelector('#camera-error:not([hidden])', { timeout: 10000 });
+    const after = await page.evaluate(() => ({
+      alert: document.getElementById('camera-error').innerText,
+      state: window.__demo.camera.state,
+      button: document.getElementById('cam-toggle').textContent.trim(),
+      disabled: document.getElementById('cam-toggle').disabled,
+      src: document.getElementById('video').srcObject,
+    }));
+    assert.match(after.alert, /The camera sends no picture/);
+    assert.match(after.alert, /no frame arrived within 2 s/);
+    assert.equal(after.state, 'off');
+    assert.equal(after.button, 'Start camera');
+    assert.equal(after.disabled, false);
+    assert.equal(after.src, null, 'the stream is released');
+    // The camera works again: Try again starts it.
+    await page.evaluate(() => { HTMLMediaElement.prototype.play = window.__realPlay; });
+    await page.click('#camera-error button');
+    await page.waitForFunction(() => window.__demo.camera.state === 'on' && window.__demo.camera.frames > 0, null, { timeout: 30000 });
+    assert.equal(await page.isVisible('#camera-error'), false);
+    await page.click('#cam-toggle');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('camera: no camera -> a message; two cameras -> a camera picker that switches', async (t) => {
   if (!requireShared(t)) return;
   {

@@ -819,7 +819,7 @@ function report(r) {
       L.push('| contender | threads used | top-5 | min ms | median ms | p90 ms | ours / this (median, same threads) |');
       L.push('|---|---|---|---:|---:|---:|---:|');
       for (const cr of Object.values(cs)) {
-        const oursId = cr.t === 2 ? (cr.busyCore ? 'ours-2-busy' : 'ours-2') : cr.t === 1 ? 'ours-1' : null;
+        const oursId = cr.t === 2 || cr.t === 1 ? `ours-${cr.t}${cr.busyCore ? '-busy' : ''}` : null;
         const ratio = cr.engine !== 'ours' && oursId && med(oursId) && cr.stats ? f(med(oursId) / cr.stats.median) : '';
         if (!cr.stats) {
           L.push(`| ${cr.label} | ${cr.threadsUsed ?? '—'} | ${cr.skipped && cr.skipped.startsWith('WRONG') ? 'WRONG' : '—'} | — | — | — | ${cr.skipped || 'not run'} |`);
